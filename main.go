@@ -1,0 +1,422 @@
+// Command tinychat is a chat backend for editors: a daemon that speaks
+// JSON-RPC 2.0 on stdio, streams replies from LLM providers and keeps every
+// workspace's conversations in SQLite. See README.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tinychat/tinychat/providers"
+	"github.com/tinychat/tinychat/rpc"
+	"github.com/tinychat/tinychat/session"
+)
+
+// version is set at release time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `usage: tinychat [command] [flags]
+
+commands:
+  serve      run the daemon on stdio (the default)
+  ask        one turn in a workspace's current session, reply on stdout
+  sessions   list a workspace's sessions
+  export     print a session as text, markdown or json
+  search     full-text search over every stored message
+  config     print the resolved configuration
+  version    print the version
+
+Run 'tinychat COMMAND -h' for a command's flags.
+`
+
+// errUsage marks errors that exit with status 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	commands := map[string]func(args []string, stdin io.Reader, stdout, stderr io.Writer) error{
+		"serve":    serve,
+		"ask":      ask,
+		"sessions": sessions,
+		"export":   export,
+		"search":   search,
+		"config":   config,
+		"version": func([]string, io.Reader, io.Writer, io.Writer) error {
+			fmt.Fprintln(stdout, "tinychat", version)
+			return nil
+		},
+	}
+	f, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "tinychat: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	err := f(args, stdin, stdout, stderr)
+	var code exitError
+	switch {
+	case errors.As(err, &code):
+		return int(code)
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "tinychat:", strings.TrimSuffix(err.Error(), ": "+errUsage.Error()))
+		return 2
+	default:
+		fmt.Fprintln(stderr, "tinychat:", err)
+		return 1
+	}
+}
+
+// common holds the flags every command shares.
+type common struct {
+	db       string
+	logLevel string
+}
+
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet("tinychat "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &common{}
+	fs.StringVar(&c.db, "db", "", "database file (default $TINYCHAT_DB, else $XDG_DATA_HOME/tinychat/tinychat.db); :memory: for a throwaway store")
+	fs.StringVar(&c.logLevel, "log-level", os.Getenv("TINYCHAT_LOG_LEVEL"), "debug, info, warn or error (default $TINYCHAT_LOG_LEVEL, else info for serve and warn for other commands)")
+	return fs, c
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	return nil
+}
+
+func (c *common) logger(stderr io.Writer, fallback slog.Level) (*slog.Logger, *rpc.LogHandler, error) {
+	level := fallback
+	if c.logLevel != "" {
+		if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+			return nil, nil, fmt.Errorf("bad log level %q: %w", c.logLevel, errUsage)
+		}
+	}
+	h := rpc.NewLogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(h), h, nil
+}
+
+func (c *common) open() (*session.Store, error) {
+	path := c.db
+	if path == "" {
+		path = session.DefaultPath(os.Getenv)
+	}
+	return session.Open(path)
+}
+
+func registry(log *slog.Logger) *providers.Registry {
+	return providers.NewRegistry(providers.Options{
+		Getenv: os.Getenv,
+		Logger: log,
+		OnRetry: func(provider string, attempt int, wait time.Duration, err error) {
+			log.Warn("retrying provider request", "provider", provider, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", err)
+		},
+	})
+}
+
+func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, c := newFlags("serve", stderr)
+	jsonl := fs.Bool("jsonl", false, "newline-delimited JSON instead of LSP Content-Length framing")
+	maxSize := fs.Int("max-message-size", rpc.DefaultMaxMessageSize, "largest message accepted, in bytes")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments: %w", errUsage)
+	}
+	log, handler, err := c.logger(stderr, slog.LevelInfo)
+	if err != nil {
+		return err
+	}
+	store, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	log.Info("tinychat serving", "version", version, "db", store.Path(), "jsonl", *jsonl)
+
+	code := rpc.Serve(context.Background(), stdin, stdout, rpc.Options{
+		JSONL:          *jsonl,
+		MaxMessageSize: *maxSize,
+		Store:          store,
+		Providers:      registry(log),
+		Version:        version,
+		Logger:         log,
+		LogHandler:     handler,
+	})
+	if code != 0 {
+		return exitError(code)
+	}
+	return nil
+}
+
+// exitError is an exit status with nothing more to say.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// workspaceFlag is the --workspace flag: a directory, the working one by default.
+func workspaceFlag(fs *flag.FlagSet) *string {
+	return fs.String("workspace", "", "workspace directory (default: the working directory)")
+}
+
+func workspace(dir string) (string, error) {
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return "", err
+		}
+	}
+	if !strings.HasPrefix(dir, "file:") {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", err
+		}
+		dir = abs
+	}
+	return session.NormalizeWorkspace(dir)
+}
+
+func ask(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, c := newFlags("ask", stderr)
+	provider := fs.String("provider", "", "provider (default: the session's last, else the first configured)")
+	model := fs.String("model", "", "model (default: the session's last, else the provider's default)")
+	dir := workspaceFlag(fs)
+	cont := fs.String("continue", "", "continue this session instead of the workspace's current one")
+	fresh := fs.Bool("new", false, "start a new session")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tinychat ask [flags] MESSAGE|-")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	msg := strings.Join(fs.Args(), " ")
+	if msg == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return err
+		}
+		msg = strings.TrimRight(string(b), "\n")
+	}
+	if strings.TrimSpace(msg) == "" {
+		fs.Usage()
+		return fmt.Errorf("ask needs a message, or - to read it from stdin: %w", errUsage)
+	}
+	if *cont != "" && *fresh {
+		return fmt.Errorf("--continue and --new do not go together: %w", errUsage)
+	}
+	log, _, err := c.logger(stderr, slog.LevelWarn)
+	if err != nil {
+		return err
+	}
+	ws, err := workspace(*dir)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	store, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sessionID := *cont
+	if *fresh {
+		s, err := store.New(ctx, ws, "")
+		if err != nil {
+			return err
+		}
+		sessionID = s.ID
+	}
+	chat := &session.Chat{Store: store, Providers: registry(log)}
+	turn, err := chat.Begin(ctx, session.SendParams{Workspace: ws, SessionID: sessionID, Message: msg, Provider: *provider, Model: *model})
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(stdout)
+	_, text, err := turn.Run(ctx, func(s string) {
+		out.WriteString(s)
+		out.Flush()
+	})
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		out.WriteString("\n")
+	}
+	out.Flush()
+	return err
+}
+
+func sessions(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, c := newFlags("sessions", stderr)
+	dir := workspaceFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON, as session/list returns it")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ws, err := workspace(*dir)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	store, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	list, err := store.List(context.Background(), ws)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if list == nil {
+			list = []session.Session{}
+		}
+		return writeJSON(stdout, map[string]any{"sessions": list})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tID\tUPDATED\tMESSAGES\tTITLE")
+	for _, s := range list {
+		mark := ""
+		if s.Current {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", mark, s.ID, s.UpdatedAt.Local().Format("2006-01-02 15:04"), s.MessageCount, s.Title)
+	}
+	return tw.Flush()
+}
+
+func export(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, c := newFlags("export", stderr)
+	format := fs.String("format", "text", "text, markdown or json")
+	dir := workspaceFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return fmt.Errorf("export takes at most one session id: %w", errUsage)
+	}
+	store, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx := context.Background()
+	id := fs.Arg(0)
+	if id == "" {
+		ws, err := workspace(*dir)
+		if err != nil {
+			return fmt.Errorf("%w: %w", err, errUsage)
+		}
+		cur, err := store.Current(ctx, ws)
+		if err != nil {
+			return fmt.Errorf("%s has no sessions yet: %w", ws, err)
+		}
+		id = cur.ID
+	}
+	content, err := store.Export(ctx, id, *format)
+	if errors.Is(err, session.ErrFormat) {
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, content)
+	return err
+}
+
+func search(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, c := newFlags("search", stderr)
+	dir := fs.String("workspace", "", "only this workspace (default: all)")
+	asJSON := fs.Bool("json", false, "print JSON, as session/search returns it")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	query := strings.Join(fs.Args(), " ")
+	if strings.TrimSpace(query) == "" {
+		return fmt.Errorf("search needs a query: %w", errUsage)
+	}
+	ws := ""
+	if *dir != "" {
+		var err error
+		if ws, err = workspace(*dir); err != nil {
+			return fmt.Errorf("%w: %w", err, errUsage)
+		}
+	}
+	store, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	hits, err := store.Search(context.Background(), query, ws)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if hits == nil {
+			hits = []session.Hit{}
+		}
+		return writeJSON(stdout, map[string]any{"hits": hits})
+	}
+	for _, h := range hits {
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", h.SessionID, h.MessageID, strings.ReplaceAll(h.Snippet, "\n", " "))
+	}
+	return nil
+}
+
+func config(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, c := newFlags("config", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, _, err := c.logger(stderr, slog.LevelWarn)
+	if err != nil {
+		return err
+	}
+	reg := registry(log)
+	db := c.db
+	if db == "" {
+		db = session.DefaultPath(os.Getenv)
+	}
+	fmt.Fprintf(stdout, "db: %s\ndefault provider: %s\n\n", db, reg.Default())
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tCONFIGURED\tDEFAULT MODEL\tBASE URL")
+	for _, p := range reg.List() {
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", p.Name, p.Configured, p.DefaultModel, p.BaseURL)
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tinychat/tinychat/providers/providertest"
+)
+
+// The real binary, built once for the tests that run it as editors and
+// scripts do: a child process on real pipes.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tinychat-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "tinychat")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building tinychat: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// command runs the binary with a clean environment: no provider keys, a
+// store of its own, and the given extra variables.
+func command(t *testing.T, env map[string]string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "TINYCHAT_DB=" + filepath.Join(t.TempDir(), "tinychat.db")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Dir = t.TempDir()
+	return cmd
+}
+
+func runCmd(cmd *exec.Cmd, stdin string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestAskWithNoKeysUsesEcho(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "chat.db")
+	env := map[string]string{"TINYCHAT_DB": db}
+	out, errOut, code := runCmd(command(t, env, "ask", "hello", "world"), "")
+	if code != 0 || out != "hello world\n" {
+		t.Fatalf("ask: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// A second turn continues the same session; export prints it.
+	if _, errOut, code := runCmd(command(t, env, "ask", "-"), "from stdin\n"); code != 0 {
+		t.Fatalf("ask -: exit %d: %s", code, errOut)
+	}
+	cmd := command(t, env, "export", "--format", "text")
+	out, errOut, code = runCmd(cmd, "")
+	// export runs in another working directory: another workspace.
+	if code != 1 || !strings.Contains(errOut, "no sessions") {
+		t.Errorf("export elsewhere: exit %d, %q", code, errOut)
+	}
+	ask := command(t, env, "ask", "x")
+	cmd.Dir = ask.Dir
+	runCmd(command(t, env, "ask", "--workspace", ask.Dir, "first"), "")
+	runCmd(command(t, env, "ask", "--workspace", ask.Dir, "second"), "")
+	out, _, code = runCmd(command(t, env, "export", "--workspace", ask.Dir), "")
+	want := "You: first\n\nLLM: first\n\nYou: second\n\nLLM: second\n"
+	if code != 0 || out != want {
+		t.Errorf("export: exit %d, %q, want %q", code, out, want)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"ask"}, 2, "needs a message"},
+		{[]string{"ask", "--bogus", "x"}, 2, "bogus"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"ask", "--provider", "anthropic", "hi"}, 1, "ANTHROPIC_API_KEY"},
+		{[]string{"ask", "--provider", "nope", "hi"}, 1, "nope"},
+		{[]string{"export", "--format", "pdf", "x"}, 2, "pdf"},
+		{[]string{"version"}, 0, ""},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, errOut, code := runCmd(command(t, nil, tc.args...), "")
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut, tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+// TestProvidersEndToEnd points each provider's base URL at a local server
+// speaking its real wire format and runs a turn through the binary.
+func TestProvidersEndToEnd(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	env := map[string]string{
+		"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": srv.BaseURL(),
+		"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": srv.AnthropicBaseURL(),
+		"MISTRAL_API_KEY": "mistral-test", "MISTRAL_BASE_URL": srv.MistralBaseURL(),
+	}
+	for _, provider := range []string{"openai", "anthropic", "mistral"} {
+		t.Run(provider, func(t *testing.T) {
+			out, errOut, code := runCmd(command(t, env, "ask", "--provider", provider, "--model", "m1", "streamed from", provider), "")
+			if code != 0 || out != "streamed from "+provider+"\n" {
+				t.Errorf("ask: exit %d, %q, stderr %q", code, out, errOut)
+			}
+			_, errOut, code = runCmd(command(t, env, "ask", "--provider", provider, "error 401 bad key"), "")
+			if code != 1 || !strings.Contains(errOut, provider+": 401 test_error: bad key") {
+				t.Errorf("error: exit %d, stderr %q", code, errOut)
+			}
+		})
+	}
+}
+
+// TestDaemonOverPipes speaks both framings to the real binary.
+func TestDaemonOverPipes(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	env := map[string]string{"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": srv.AnthropicBaseURL()}
+
+	t.Run("lsp", func(t *testing.T) {
+		cmd := command(t, env)
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(stdout)
+		send := func(body string) {
+			fmt.Fprintf(stdin, "Content-Length: %d\r\n\r\n%s", len(body), body)
+		}
+		read := func() map[string]any {
+			n := 0
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("reading: %v; stderr: %s", err, stderr.String())
+				}
+				if line == "\r\n" {
+					break
+				}
+				if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+					n, _ = strconv.Atoi(strings.TrimSpace(v))
+				}
+			}
+			body := make([]byte, n)
+			io.ReadFull(r, body)
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Fatalf("bad body %q", body)
+			}
+			return m
+		}
+		send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":null,"capabilities":{}}}`)
+		if m := read(); m["result"].(map[string]any)["serverInfo"].(map[string]any)["name"] != "tinychat" {
+			t.Fatalf("initialize: %v", m)
+		}
+		// The default provider is the first configured one: anthropic here.
+		send(`{"jsonrpc":"2.0","id":2,"method":"chat/send","params":{"message":"two words"}}`)
+		var text strings.Builder
+		for {
+			m := read()
+			if m["method"] == "chat/delta" {
+				text.WriteString(m["params"].(map[string]any)["text"].(string))
+				continue
+			}
+			res := m["result"].(map[string]any)
+			if res["text"] != "two words" || text.String() != "two words" || res["provider"] != "anthropic" {
+				t.Fatalf("chat/send: %v, deltas %q", m, text.String())
+			}
+			usage := res["usage"].(map[string]any)
+			if usage["outputTokens"] != float64(2) || usage["inputTokens"] != float64(10) {
+				t.Errorf("usage %v", usage)
+			}
+			break
+		}
+		send(`{"jsonrpc":"2.0","id":3,"method":"shutdown"}`)
+		read()
+		send(`{"jsonrpc":"2.0","method":"exit"}`)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("exit after shutdown: %v; stderr %s", err, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("daemon did not exit")
+		}
+	})
+
+	t.Run("jsonl", func(t *testing.T) {
+		cmd := command(t, env, "--jsonl")
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(stdin, "this is not json\n"+`{"jsonrpc":"2.0","id":1,"method":"chat/send","params":{"message":"hi there","provider":"echo"}}`+"\n")
+		lines := bufio.NewScanner(stdout)
+		var text string
+		var sawParseError, sawResult bool
+		for !sawResult && lines.Scan() {
+			var m struct {
+				Method string
+				Params struct{ Text string }
+				Result *struct{ Text string }
+				Error  *struct{ Code int }
+			}
+			if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+				t.Fatalf("stdout line is not JSON: %q", lines.Text())
+			}
+			switch {
+			case m.Method == "chat/delta":
+				text += m.Params.Text
+			case m.Result != nil:
+				sawResult = true
+				if m.Result.Text != "hi there" || text != "hi there" {
+					t.Errorf("result %q, deltas %q", m.Result.Text, text)
+				}
+			case m.Error != nil:
+				sawParseError = m.Error.Code == -32700
+			}
+		}
+		if !sawResult || !sawParseError {
+			t.Errorf("result %v, parse error %v", sawResult, sawParseError)
+		}
+		stdin.Close() // end of input is a clean stop
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("exit at end of input: %v", err)
+		}
+		if !strings.Contains(stderr.String(), "level=") {
+			t.Errorf("logs should be on stderr: %q", stderr.String())
+		}
+	})
+}

@@ -1,0 +1,230 @@
+// Package providertest runs a local OpenAI-compatible chat server for tests
+// of the daemon and its editor clients, the way net/http/httptest runs
+// HTTP servers: real HTTP on 127.0.0.1, the real wire format, nothing
+// reaching the internet.
+package providertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Server speaks three wire formats: OpenAI Chat Completions at BaseURL,
+// Mistral's flavour of it at MistralBaseURL, and Anthropic Messages at
+// AnthropicBaseURL. A reply is chosen by the last user message:
+//
+//   - "error <status> <message>": an HTTP error with the provider's error body;
+//   - "slow <n>": n deltas "w0 ", "w1 ", ... paced by Pace (default 50ms);
+//   - "stall": one delta, then nothing until the client goes away;
+//   - anything else: the message echoed back word by word.
+//
+// Streams end as each provider ends them: OpenAI with a finish_reason
+// chunk, a usage chunk with empty choices and data: [DONE]; Mistral with
+// usage on the finish_reason chunk and [DONE]; Anthropic with
+// message_delta (cumulative usage) and message_stop.
+type Server struct {
+	*httptest.Server
+	Pace time.Duration
+
+	mu       sync.Mutex
+	requests []Request
+	closed   chan struct{} // one value per stream whose client went away
+}
+
+// Request is what the server received for one chat request.
+type Request struct {
+	Model    string `json:"model"`
+	System   string `json:"system"`
+	Messages []struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	} `json:"messages"`
+	Auth string `json:"-"` // Authorization or x-api-key
+}
+
+// NewServer starts a Server; Close it when done.
+func NewServer() *Server {
+	s := &Server{Pace: 50 * time.Millisecond, closed: make(chan struct{}, 64)}
+	models := func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"object":"list","data":[{"id":"test-model","object":"model"},{"id":"test-model-large","object":"model"}]}`)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.chat(w, r, openai) })
+	mux.HandleFunc("POST /mistral/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.chat(w, r, mistral) })
+	mux.HandleFunc("POST /v1/messages", func(w http.ResponseWriter, r *http.Request) { s.chat(w, r, anthropic) })
+	mux.HandleFunc("GET /v1/models", models)
+	mux.HandleFunc("GET /mistral/v1/models", models)
+	s.Server = httptest.NewServer(mux)
+	return s
+}
+
+// BaseURL is the value for OPENAI_BASE_URL.
+func (s *Server) BaseURL() string { return s.URL + "/v1" }
+
+// MistralBaseURL is the value for MISTRAL_BASE_URL.
+func (s *Server) MistralBaseURL() string { return s.URL + "/mistral" }
+
+// AnthropicBaseURL is the value for ANTHROPIC_BASE_URL.
+func (s *Server) AnthropicBaseURL() string { return s.URL }
+
+// Requests returns the chat requests received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Disconnected receives a value each time a client goes away before its
+// stream ended, at the moment the server sees it.
+func (s *Server) Disconnected() <-chan struct{} { return s.closed }
+
+type flavor int
+
+const (
+	openai flavor = iota
+	mistral
+	anthropic
+)
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
+	var req Request
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
+		writeError(w, f, http.StatusBadRequest, "invalid_request_error", "bad request body")
+		return
+	}
+	req.Auth = r.Header.Get("Authorization")
+	if f == anthropic {
+		req.Auth = r.Header.Get("x-api-key")
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	pace := s.Pace
+	s.mu.Unlock()
+
+	last := req.Messages[len(req.Messages)-1].Content
+	fields := strings.Fields(last)
+	var deltas []string
+	switch {
+	case len(fields) >= 2 && fields[0] == "error":
+		status, _ := strconv.Atoi(fields[1])
+		writeError(w, f, status, "test_error", strings.Join(fields[2:], " "))
+		return
+	case len(fields) == 2 && fields[0] == "slow":
+		n, _ := strconv.Atoi(fields[1])
+		for i := range n {
+			deltas = append(deltas, fmt.Sprintf("w%d ", i))
+		}
+	case last == "stall":
+		deltas = []string{"stalling "}
+	default:
+		pace = 0
+		deltas = splitWords(last)
+	}
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	flusher := w.(http.Flusher)
+	send := func(event string, data any) bool {
+		b, _ := json.Marshal(data)
+		frame := "data: " + string(b) + "\n\n"
+		if event != "" {
+			frame = "event: " + event + "\n" + frame
+		}
+		if _, err := io.WriteString(w, frame); err != nil {
+			return false
+		}
+		flusher.Flush()
+		return true
+	}
+	in, out := len(req.Messages)*10, len(deltas)
+	usage := map[string]int{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out}
+	chunk := func(delta map[string]any, finish any, usage any) map[string]any {
+		return map[string]any{"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": req.Model,
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}, "usage": usage}
+	}
+
+	if f == anthropic {
+		send("message_start", map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_test", "type": "message", "role": "assistant",
+			"model": req.Model, "content": []any{}, "stop_reason": nil, "usage": map[string]int{"input_tokens": in, "output_tokens": 1}}})
+		send("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}})
+		send("ping", map[string]any{"type": "ping"})
+	} else {
+		send("", chunk(map[string]any{"role": "assistant", "content": ""}, nil, nil))
+	}
+	for _, d := range deltas {
+		var ok bool
+		if f == anthropic {
+			ok = send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": d}})
+		} else {
+			ok = send("", chunk(map[string]any{"content": d}, nil, nil))
+		}
+		if !ok {
+			s.gone()
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			s.gone()
+			return
+		case <-time.After(pace):
+		}
+	}
+	if last == "stall" {
+		<-r.Context().Done()
+		s.gone()
+		return
+	}
+	switch f {
+	case anthropic:
+		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
+		send("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil}, "usage": map[string]int{"output_tokens": out}})
+		send("message_stop", map[string]any{"type": "message_stop"})
+		return
+	case mistral:
+		send("", chunk(map[string]any{"content": ""}, "stop", usage))
+	case openai:
+		send("", chunk(map[string]any{}, "stop", nil))
+		send("", map[string]any{"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": req.Model, "choices": []any{}, "usage": usage})
+	}
+	io.WriteString(w, "data: [DONE]\n\n")
+	flusher.Flush()
+}
+
+func (s *Server) gone() {
+	select {
+	case s.closed <- struct{}{}:
+	default:
+	}
+}
+
+func writeError(w http.ResponseWriter, f flavor, status int, typ, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body := map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": nil}}
+	if f == anthropic {
+		body = map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}}
+	}
+	b, _ := json.Marshal(body)
+	w.Write(b)
+}
+
+// splitWords splits s after each space, so the pieces join back to s.
+func splitWords(s string) []string {
+	var out []string
+	for s != "" {
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+	return out
+}

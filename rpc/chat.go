@@ -1,0 +1,125 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/tinychat/tinychat/providers"
+	"github.com/tinychat/tinychat/session"
+)
+
+type chatSendParams struct {
+	Message     string                `json:"message"`
+	Workspace   string                `json:"workspace"`
+	SessionID   string                `json:"sessionId"`
+	Provider    string                `json:"provider"`
+	Model       string                `json:"model"`
+	Temperature *float64              `json:"temperature"`
+	MaxTokens   int                   `json:"maxTokens"`
+	System      string                `json:"system"`
+	Context     []session.ContextItem `json:"context"`
+}
+
+type chatSendResult struct {
+	SessionID  string          `json:"sessionId"`
+	MessageID  string          `json:"messageId"`
+	Text       string          `json:"text"`
+	Provider   string          `json:"provider"`
+	Model      string          `json:"model"`
+	StopReason string          `json:"stopReason"`
+	Usage      providers.Usage `json:"usage"`
+}
+
+func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p chatSendParams
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	if p.Message == "" {
+		return nil, invalidParams("message", "message is required and must not be empty")
+	}
+	for i, c := range p.Context {
+		if c.URI == "" {
+			return nil, invalidParams("context", "context[%d].uri is required", i)
+		}
+	}
+	ws, err := s.workspaceOf(p.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defaults := s.defaults
+	s.mu.Unlock()
+
+	turn, err := s.chat.Begin(ctx, session.SendParams{
+		Workspace: ws, SessionID: p.SessionID, Message: p.Message, Context: p.Context,
+		Provider: p.Provider, Model: p.Model, Temperature: p.Temperature, MaxTokens: p.MaxTokens, System: p.System,
+		Defaults: defaults,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.streaming[turn.SessionID] = req.ID
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.streaming, turn.SessionID)
+		s.mu.Unlock()
+	}()
+
+	enc := newDeltaEncoder(req.ID, turn.SessionID, turn.MessageID)
+	res, text, err := turn.Run(ctx, func(text string) {
+		if err := s.stream.writeFrame(enc.encode(text)); err != nil {
+			s.log.Debug("could not send chat/delta", "error", err)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &chatSendResult{
+		SessionID: turn.SessionID, MessageID: turn.MessageID, Text: text,
+		Provider: turn.Provider, Model: turn.Model, StopReason: res.StopReason, Usage: res.Usage,
+	}, nil
+}
+
+// cancelRequest handles $/cancelRequest {id}.
+func (s *Server) cancelRequest(req *jsonrpc2.Request) {
+	var p struct {
+		ID jsonrpc2.ID `json:"id"`
+	}
+	if req.Params == nil || json.Unmarshal(*req.Params, &p) != nil {
+		s.log.Warn("$/cancelRequest without a usable id")
+		return
+	}
+	s.cancel(p.ID)
+}
+
+// chatCancel handles chat/cancel {sessionId}, for scripts that do not track
+// request ids.
+func (s *Server) chatCancel(req *jsonrpc2.Request) {
+	var p struct {
+		SessionID string `json:"sessionId"`
+	}
+	if req.Params == nil || json.Unmarshal(*req.Params, &p) != nil || p.SessionID == "" {
+		s.log.Warn("chat/cancel without a sessionId")
+		return
+	}
+	s.mu.Lock()
+	id, ok := s.streaming[p.SessionID]
+	s.mu.Unlock()
+	if ok {
+		s.cancel(id)
+	}
+}
+
+func (s *Server) cancel(id jsonrpc2.ID) {
+	s.mu.Lock()
+	cancel, ok := s.inflight[id]
+	s.mu.Unlock()
+	if ok {
+		cancel()
+	}
+}

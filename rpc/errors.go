@@ -1,0 +1,148 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/tinychat/tinychat/providers"
+	"github.com/tinychat/tinychat/session"
+)
+
+// Error codes of DESIGN.md beyond JSON-RPC's own.
+const (
+	CodeCancelled     = -32800
+	CodeProvider      = -32001
+	CodeNotConfigured = -32002
+	CodeNoSession     = -32004
+	CodeBusy          = -32005
+)
+
+// invalidParams is a -32602 naming the field at fault.
+func invalidParams(field, format string, args ...any) *jsonrpc2.Error {
+	e := &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidParams, Message: "invalid params: " + fmt.Sprintf(format, args...)}
+	e.SetError(map[string]string{"field": field})
+	return e
+}
+
+// decodeParams decodes a request's params object into v. Unknown fields
+// are ignored; a field of the wrong type is named in the error.
+func decodeParams(req *jsonrpc2.Request, v any) error {
+	if req.Params == nil || string(*req.Params) == "null" {
+		return nil
+	}
+	raw := *req.Params
+	if len(raw) == 0 || raw[0] != '{' {
+		return invalidParams("params", "params must be an object")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return invalidParams(te.Field, "%s must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		}
+		return invalidParams("params", "%v", err)
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "int", "int64", "float64", "uint64", "int32":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "ptr":
+		return "a number"
+	}
+	return "of another type"
+}
+
+// toError maps any error of the daemon to the JSON-RPC error of DESIGN.md.
+// It is the one place where Go errors become codes: a plain Go error would
+// otherwise reach the client as code 0.
+func toError(err error) *jsonrpc2.Error {
+	var (
+		rpcErr   *jsonrpc2.Error
+		turnErr  *session.TurnError
+		provErr  *providers.Error
+		keyErr   *providers.NotConfiguredError
+		busyErr  *session.BusyError
+		missing  *session.NotFoundError
+		response = func(code int64, data any) *jsonrpc2.Error {
+			e := &jsonrpc2.Error{Code: code, Message: err.Error()}
+			if data != nil {
+				e.SetError(data)
+			}
+			return e
+		}
+	)
+	switch {
+	case errors.As(err, &rpcErr):
+		return rpcErr
+	case errors.As(err, &turnErr):
+		return turnError(turnErr)
+	case errors.Is(err, context.Canceled):
+		return response(CodeCancelled, nil)
+	case errors.As(err, &provErr):
+		return response(CodeProvider, providerData(provErr))
+	case errors.As(err, &keyErr):
+		return response(CodeNotConfigured, map[string]string{"provider": keyErr.Provider, "env": keyErr.Env})
+	case errors.As(err, &busyErr):
+		return response(CodeBusy, map[string]string{"sessionId": busyErr.SessionID})
+	case errors.As(err, &missing):
+		return response(CodeNoSession, map[string]string{"sessionId": missing.ID})
+	case errors.Is(err, session.ErrNotFound):
+		return response(CodeNoSession, nil)
+	case errors.Is(err, providers.ErrUnknownProvider):
+		return invalidParams("provider", "%v", err)
+	case errors.Is(err, session.ErrFormat):
+		return invalidParams("format", "%v", err)
+	case errors.Is(err, session.ErrImport):
+		return invalidParams("content", "%v", err)
+	}
+	return response(jsonrpc2.CodeInternalError, nil)
+}
+
+// turnError is the answer to a chat/send that failed or was cancelled. It
+// carries what the editor needs to show or offer again: the partial reply
+// when text had arrived, else the user's message.
+func turnError(te *session.TurnError) *jsonrpc2.Error {
+	data := map[string]any{"sessionId": te.SessionID, "messageId": te.MessageID, "text": te.Partial}
+	var code int64 = jsonrpc2.CodeInternalError
+	var provErr *providers.Error
+	switch {
+	case errors.Is(te, context.Canceled):
+		code = CodeCancelled
+	case errors.As(te, &provErr):
+		code = CodeProvider
+		for k, v := range providerData(provErr) {
+			data[k] = v
+		}
+	}
+	if te.Partial == "" {
+		data["userMessage"] = te.UserMessage
+	}
+	e := &jsonrpc2.Error{Code: code, Message: te.Error()}
+	if code == CodeCancelled {
+		e.Message = "request cancelled"
+	}
+	e.SetError(data)
+	return e
+}
+
+func providerData(e *providers.Error) map[string]any {
+	d := map[string]any{"provider": e.Provider, "status": e.Status, "type": e.Type, "message": e.Message, "retryable": e.Retryable}
+	if e.RetryAfter > 0 {
+		d["retryAfter"] = e.RetryAfter.Seconds()
+	}
+	return d
+}

@@ -1,0 +1,121 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/sourcegraph/jsonrpc2"
+	"go.lsp.dev/protocol"
+
+	"github.com/tinychat/tinychat/session"
+)
+
+// ProtocolVersion is bumped by a breaking protocol change; additive ones
+// keep it.
+const ProtocolVersion = 1
+
+type initializeParams struct {
+	protocol.InitializeParams
+	WorkspaceFolders      []protocol.WorkspaceFolder `json:"workspaceFolders"`
+	InitializationOptions *session.Defaults          `json:"initializationOptions"`
+}
+
+type initializeResult struct {
+	ServerInfo      protocol.ServerInfo `json:"serverInfo"`
+	ProtocolVersion int                 `json:"protocolVersion"`
+	Capabilities    struct {
+		Chat chatCapabilities `json:"chat"`
+	} `json:"capabilities"`
+}
+
+type chatCapabilities struct {
+	Providers     []string `json:"providers"`
+	ExportFormats []string `json:"exportFormats"`
+	Cancel        bool     `json:"cancel"`
+	Streaming     string   `json:"streaming"`
+}
+
+func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p initializeParams
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	ws := string(p.RootURI)
+	if len(p.WorkspaceFolders) > 0 {
+		ws = p.WorkspaceFolders[0].URI
+	}
+	if ws == "" {
+		ws = p.RootPath
+	}
+	if ws != "" {
+		var err error
+		if ws, err = session.NormalizeWorkspace(ws); err != nil {
+			return nil, invalidParams("rootUri", "%v", err)
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.initialized {
+		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidRequest, Message: "initialize was already called on this connection"}
+	}
+	s.initialized = true
+	if ws != "" {
+		s.workspace = ws
+	}
+	if o := p.InitializationOptions; o != nil {
+		s.defaults = mergeDefaults(*o, s.defaults)
+	}
+
+	var res initializeResult
+	res.ServerInfo = protocol.ServerInfo{Name: "tinychat", Version: s.opts.Version}
+	res.ProtocolVersion = ProtocolVersion
+	res.Capabilities.Chat = chatCapabilities{
+		Providers:     s.opts.Providers.Names(),
+		ExportFormats: []string{"text", "markdown", "json"},
+		Cancel:        true,
+		Streaming:     "deltas",
+	}
+	return res, nil
+}
+
+// mergeDefaults fills the empty fields of d from fallback.
+func mergeDefaults(d, fallback session.Defaults) session.Defaults {
+	if d.Provider == "" {
+		d.Provider = fallback.Provider
+		if d.Model == "" {
+			d.Model = fallback.Model
+		}
+	}
+	if d.Temperature == nil {
+		d.Temperature = fallback.Temperature
+	}
+	if d.MaxTokens == 0 {
+		d.MaxTokens = fallback.MaxTokens
+	}
+	if d.System == "" {
+		d.System = fallback.System
+	}
+	return d
+}
+
+// shutdownRequest is a clean stop: replies still streaming are cancelled
+// and saved as interrupted before the answer goes out.
+func (s *Server) shutdownRequest(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	s.mu.Lock()
+	s.shutdown = true
+	s.mu.Unlock()
+	s.cancelAll()
+	s.wg.Wait()
+	return json.RawMessage("null"), nil
+}
+
+// exit ends the connection; Serve then waits for running requests.
+func (s *Server) exit(conn *jsonrpc2.Conn) {
+	s.mu.Lock()
+	if !s.shutdown {
+		s.exitCode = 1
+	}
+	s.mu.Unlock()
+	conn.Close()
+}

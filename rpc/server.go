@@ -1,0 +1,208 @@
+// Package rpc is tinychat's JSON-RPC 2.0 server: framing, lifecycle, and one
+// file per method family. Handlers decode params, call the session and
+// providers packages, and return their results; the work lives there.
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/tinychat/tinychat/providers"
+	"github.com/tinychat/tinychat/session"
+)
+
+// Options configure a Server.
+type Options struct {
+	JSONL          bool // newline-delimited JSON instead of LSP framing
+	MaxMessageSize int  // 0 means DefaultMaxMessageSize
+	Store          *session.Store
+	Providers      *providers.Registry
+	Workspace      string // the default workspace until initialize names one; "" means the working directory
+	Version        string
+	Defaults       session.Defaults // from the config file; initializationOptions override them
+	Logger         *slog.Logger     // nil: discard
+	// LogHandler, when it is the handler behind Logger, also sends warnings to
+	// the editor as window/logMessage.
+	LogHandler *LogHandler
+}
+
+// Server serves one connection.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	chat   *session.Chat
+	stream *stream
+
+	wg sync.WaitGroup // requests running in their own goroutine
+
+	mu          sync.Mutex
+	workspace   string
+	defaults    session.Defaults
+	initialized bool
+	shutdown    bool
+	exitCode    int
+	inflight    map[jsonrpc2.ID]context.CancelFunc
+	streaming   map[string]jsonrpc2.ID // session id -> its chat/send
+}
+
+// method is a request handler. Async ones run in their own goroutine with
+// their own context, so that a slow provider never blocks the connection;
+// the rest run in order on the reading goroutine, which keeps a script's
+// session/new before its session/list.
+type method struct {
+	handle func(ctx context.Context, req *jsonrpc2.Request) (any, error)
+	async  bool
+}
+
+// Serve reads requests from in and writes to out until the input ends or the
+// client sends exit, and returns the process exit code: 0 after shutdown
+// and exit or at the end of the input, 1 for exit without shutdown. Replies
+// still streaming when the input ends are cancelled and saved first.
+func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
+	s := &Server{
+		opts:      opts,
+		log:       opts.Logger,
+		chat:      &session.Chat{Store: opts.Store, Providers: opts.Providers},
+		workspace: opts.Workspace,
+		defaults:  opts.Defaults,
+		inflight:  map[jsonrpc2.ID]context.CancelFunc{},
+		streaming: map[string]jsonrpc2.ID{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.workspace == "" {
+		s.workspace, _ = os.Getwd()
+	}
+	if ws, err := session.NormalizeWorkspace(s.workspace); err == nil {
+		s.workspace = ws
+	}
+	closer, _ := in.(io.Closer)
+	s.stream = newStream(in, out, closer, opts.JSONL, opts.MaxMessageSize, s.log)
+	conn := jsonrpc2.NewConn(ctx, s.stream, s, jsonrpc2.SetLogger(slogAdapter{s.log}))
+	if opts.LogHandler != nil {
+		opts.LogHandler.attach(conn)
+		defer opts.LogHandler.attach(nil)
+	}
+	<-conn.DisconnectNotify()
+	s.cancelAll()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exitCode
+}
+
+func (s *Server) methods() map[string]method {
+	return map[string]method{
+		"initialize":     {handle: s.initialize},
+		"shutdown":       {handle: s.shutdownRequest},
+		"chat/send":      {handle: s.chatSend, async: true},
+		"session/list":   {handle: s.sessionList},
+		"session/new":    {handle: s.sessionNew},
+		"session/get":    {handle: s.sessionGet},
+		"session/delete": {handle: s.sessionDelete},
+		"session/rename": {handle: s.sessionRename},
+		"session/export": {handle: s.sessionExport},
+		"session/import": {handle: s.sessionImport},
+		"session/search": {handle: s.sessionSearch},
+		"providers/list": {handle: s.providersList},
+		"models/list":    {handle: s.modelsList, async: true},
+	}
+}
+
+// Handle implements jsonrpc2.Handler. It runs on the reading goroutine.
+func (s *Server) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request) {
+	switch req.Method {
+	case "$/cancelRequest":
+		s.cancelRequest(req)
+		return
+	case "chat/cancel":
+		s.chatCancel(req)
+		return
+	case "initialized":
+		return
+	case "exit":
+		s.exit(conn)
+		return
+	}
+	if req.Notif {
+		s.log.Debug("ignored notification", "method", req.Method)
+		return
+	}
+	m, ok := s.methods()[req.Method]
+	if !ok {
+		s.reply(ctx, conn, req, nil, &jsonrpc2.Error{Code: jsonrpc2.CodeMethodNotFound, Message: "method not found: " + req.Method})
+		return
+	}
+	s.mu.Lock()
+	down := s.shutdown
+	s.mu.Unlock()
+	if down {
+		s.reply(ctx, conn, req, nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidRequest, Message: "the server is shutting down"})
+		return
+	}
+	if !m.async {
+		res, err := m.handle(ctx, req)
+		s.reply(ctx, conn, req, res, err)
+		return
+	}
+	// Registered before the goroutine starts, so that a $/cancelRequest read
+	// right after this request always finds it.
+	rctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.inflight[req.ID] = cancel
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.inflight, req.ID)
+			s.mu.Unlock()
+			cancel()
+		}()
+		res, err := m.handle(rctx, req)
+		s.reply(ctx, conn, req, res, err)
+	}()
+}
+
+func (s *Server) reply(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request, res any, err error) {
+	if err != nil {
+		rerr := toError(err)
+		if rerr.Code == jsonrpc2.CodeInternalError {
+			s.log.Error("request failed", "method", req.Method, "error", err)
+		}
+		err = conn.ReplyWithError(ctx, req.ID, rerr)
+	} else {
+		err = conn.Reply(ctx, req.ID, res)
+	}
+	if err != nil {
+		s.log.Debug("could not send a response", "method", req.Method, "error", err)
+	}
+}
+
+func (s *Server) cancelAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cancel := range s.inflight {
+		cancel()
+	}
+}
+
+// slogAdapter gives jsonrpc2's own complaints to slog.
+type slogAdapter struct{ log *slog.Logger }
+
+func (a slogAdapter) Printf(format string, v ...any) {
+	a.log.Debug("jsonrpc2", "message", trimNewline(format, v...))
+}
+
+func trimNewline(format string, v ...any) string {
+	return strings.TrimSpace(fmt.Sprintf(format, v...))
+}

@@ -1,0 +1,200 @@
+package rpc
+
+import (
+	"context"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/tinychat/tinychat/session"
+)
+
+// workspaceOf normalises a workspace param, defaulting to the connection's.
+func (s *Server) workspaceOf(ws string) (string, error) {
+	if ws == "" {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.workspace, nil
+	}
+	norm, err := session.NormalizeWorkspace(ws)
+	if err != nil {
+		return "", invalidParams("workspace", "%v", err)
+	}
+	return norm, nil
+}
+
+type sessionIDParams struct {
+	SessionID string `json:"sessionId"`
+}
+
+func (p *sessionIDParams) require() error {
+	if p.SessionID == "" {
+		return invalidParams("sessionId", "sessionId is required")
+	}
+	return nil
+}
+
+func (s *Server) sessionList(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p struct {
+		Workspace string `json:"workspace"`
+	}
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	ws, err := s.workspaceOf(p.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.opts.Store.List(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = []session.Session{}
+	}
+	return map[string]any{"sessions": list}, nil
+}
+
+func (s *Server) sessionNew(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p struct {
+		Workspace string `json:"workspace"`
+		Title     string `json:"title"`
+	}
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	ws, err := s.workspaceOf(p.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	return s.opts.Store.New(ctx, ws, p.Title)
+}
+
+func (s *Server) sessionGet(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p sessionIDParams
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	if err := p.require(); err != nil {
+		return nil, err
+	}
+	sess, err := s.opts.Store.Session(ctx, p.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := s.opts.Store.Messages(ctx, p.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if msgs == nil {
+		msgs = []session.Message{}
+	}
+	return map[string]any{"session": sess, "messages": msgs}, nil
+}
+
+func (s *Server) sessionDelete(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p sessionIDParams
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	if err := p.require(); err != nil {
+		return nil, err
+	}
+	if err := s.opts.Store.Delete(ctx, p.SessionID); err != nil {
+		return nil, err
+	}
+	return map[string]bool{"deleted": true}, nil
+}
+
+func (s *Server) sessionRename(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p struct {
+		sessionIDParams
+		Title string `json:"title"`
+	}
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	if err := p.require(); err != nil {
+		return nil, err
+	}
+	if p.Title == "" {
+		return nil, invalidParams("title", "title is required")
+	}
+	return s.opts.Store.Rename(ctx, p.SessionID, p.Title)
+}
+
+func (s *Server) sessionExport(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p struct {
+		SessionID string `json:"sessionId"`
+		Workspace string `json:"workspace"`
+		Format    string `json:"format"`
+	}
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	if p.Format == "" {
+		return nil, invalidParams("format", `format is required: "text", "markdown" or "json"`)
+	}
+	id := p.SessionID
+	if id == "" {
+		ws, err := s.workspaceOf(p.Workspace)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := s.opts.Store.Current(ctx, ws)
+		if err != nil {
+			return nil, err
+		}
+		id = cur.ID
+	}
+	content, err := s.opts.Store.Export(ctx, id, p.Format)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"format": p.Format, "content": content}, nil
+}
+
+func (s *Server) sessionImport(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p struct {
+		Workspace string `json:"workspace"`
+		Content   string `json:"content"`
+	}
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	if p.Content == "" {
+		return nil, invalidParams("content", "content is required: a session in the json export format")
+	}
+	ws, err := s.workspaceOf(p.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	return s.opts.Store.Import(ctx, ws, p.Content)
+}
+
+func (s *Server) sessionSearch(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	var p struct {
+		Query     string `json:"query"`
+		Workspace string `json:"workspace"`
+	}
+	if err := decodeParams(req, &p); err != nil {
+		return nil, err
+	}
+	if p.Query == "" {
+		return nil, invalidParams("query", "query is required")
+	}
+	ws := ""
+	if p.Workspace != "" {
+		var err error
+		if ws, err = s.workspaceOf(p.Workspace); err != nil {
+			return nil, err
+		}
+	}
+	hits, err := s.opts.Store.Search(ctx, p.Query, ws)
+	if err != nil {
+		return nil, err
+	}
+	if hits == nil {
+		hits = []session.Hit{}
+	}
+	return map[string]any{"hits": hits}, nil
+}

@@ -1,0 +1,353 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tinychat/tinychat/providers"
+)
+
+// Defaults are the settings a turn falls back to when neither the request
+// nor the session's own history names them (initializationOptions, config).
+type Defaults struct {
+	Provider    string   `json:"provider,omitempty"`
+	Model       string   `json:"model,omitempty"`
+	Temperature *float64 `json:"temperature,omitempty"`
+	MaxTokens   int      `json:"maxTokens,omitempty"`
+	System      string   `json:"system,omitempty"`
+}
+
+// SendParams describe one user turn.
+type SendParams struct {
+	Workspace string // normalised; used when SessionID is empty
+	SessionID string // empty: the workspace's current session, or a new one
+	Message   string
+	Context   []ContextItem
+
+	// Provider and Model override the session's last provider and model.
+	Provider string
+	Model    string
+	// Temperature, MaxTokens and System override Defaults.
+	Temperature *float64
+	MaxTokens   int
+	System      string
+
+	Defaults Defaults
+}
+
+// BusyError reports a session that is already streaming a reply.
+type BusyError struct{ SessionID string }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("session %s is already streaming a reply", e.SessionID)
+}
+
+// TurnError is a turn that failed or was cancelled. Partial is the reply text
+// that had arrived (and was saved as interrupted); when it is empty the user
+// message was not added to the history.
+type TurnError struct {
+	SessionID   string
+	MessageID   string
+	UserMessage string
+	Partial     string
+	Err         error
+}
+
+func (e *TurnError) Error() string { return e.Err.Error() }
+func (e *TurnError) Unwrap() error { return e.Err }
+
+// Chat runs turns: it sends a session's history to a provider, relays the
+// reply and keeps the store up to date while it streams.
+type Chat struct {
+	Store     *Store
+	Providers *providers.Registry
+	// Checkpoint is how often a reply in progress is saved; 0 means a second.
+	Checkpoint time.Duration
+
+	mu   sync.Mutex
+	busy map[string]bool
+}
+
+// Turn is a resolved turn, ready to run: the session, message id, provider
+// and model are known, and the session is held until Run returns.
+type Turn struct {
+	SessionID string
+	MessageID string // of the reply
+	Provider  string
+	Model     string
+
+	chat     *Chat
+	prov     providers.Provider
+	req      providers.Request
+	user     Message
+	created  bool // the session was made for this turn
+	stored   bool // a message of this turn reached the store
+	released bool
+}
+
+// Begin resolves the session, provider and model of a turn and reserves the
+// session. Its errors come before anything streams: ErrNotFound,
+// *BusyError, *providers.NotConfiguredError, providers.ErrUnknownProvider.
+// Every Turn that Begin returns must be Run or Released.
+func (c *Chat) Begin(ctx context.Context, p SendParams) (*Turn, error) {
+	t := &Turn{chat: c}
+	var sess *Session
+	var err error
+	if p.SessionID != "" {
+		sess, err = c.Store.Session(ctx, p.SessionID)
+	} else {
+		sess, err = c.Store.Current(ctx, p.Workspace)
+		if errors.Is(err, ErrNotFound) {
+			sess, err = c.Store.New(ctx, p.Workspace, "")
+			t.created = true
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.SessionID = sess.ID
+
+	history, err := c.Store.Messages(ctx, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.Provider, t.Model = pickModel(p, history, c.Providers.Default())
+	if t.prov, err = c.Providers.Get(t.Provider); err != nil {
+		t.discard()
+		return nil, err
+	}
+	if t.Model == "" {
+		t.Model = t.prov.DefaultModel()
+	}
+	if !c.reserve(sess.ID) {
+		t.discard()
+		return nil, &BusyError{SessionID: sess.ID}
+	}
+
+	t.MessageID = NewID()
+	t.user = Message{ID: NewID(), Role: providers.RoleUser, Content: p.Message, Context: p.Context, CreatedAt: time.Now()}
+	t.req = providers.Request{
+		Model:       t.Model,
+		System:      firstNonEmpty(p.System, p.Defaults.System),
+		Temperature: p.Temperature,
+		MaxTokens:   p.MaxTokens,
+		Messages:    make([]providers.Message, 0, len(history)+1),
+	}
+	if t.req.Temperature == nil {
+		t.req.Temperature = p.Defaults.Temperature
+	}
+	if t.req.MaxTokens == 0 {
+		t.req.MaxTokens = p.Defaults.MaxTokens
+	}
+	for _, m := range append(history, t.user) {
+		t.req.Messages = append(t.req.Messages, providers.Message{Role: m.Role, Content: Prompt(m)})
+	}
+	return t, nil
+}
+
+// pickModel applies the precedence of DESIGN: the request, then the
+// provider and model the session last used (a resumed chat must not switch
+// model silently), then the defaults, then the registry's default provider.
+func pickModel(p SendParams, history []Message, fallback string) (provider, model string) {
+	var lastProvider, lastModel string
+	for i := len(history) - 1; i >= 0; i-- {
+		if history[i].Provider != "" {
+			lastProvider, lastModel = history[i].Provider, history[i].Model
+			break
+		}
+	}
+	provider = firstNonEmpty(p.Provider, lastProvider, p.Defaults.Provider, fallback)
+	model = p.Model
+	if model == "" {
+		switch provider {
+		case lastProvider:
+			model = lastModel
+		case p.Defaults.Provider:
+			model = p.Defaults.Model
+		}
+	}
+	return provider, model
+}
+
+// Prompt is the text a provider is given for a stored message: the user's
+// context items quoted ahead of the message itself.
+func Prompt(m Message) string {
+	if len(m.Context) == 0 {
+		return m.Content
+	}
+	var b strings.Builder
+	for _, c := range m.Context {
+		b.WriteString("File: ")
+		b.WriteString(c.URI)
+		if c.Range != nil {
+			fmt.Fprintf(&b, " (lines %d-%d)", c.Range.Start.Line+1, c.Range.End.Line+1)
+		}
+		b.WriteString("\n")
+		fence := Fence(c.Text)
+		b.WriteString(fence + c.LanguageID + "\n" + c.Text)
+		if !strings.HasSuffix(c.Text, "\n") {
+			b.WriteString("\n")
+		}
+		b.WriteString(fence + "\n\n")
+	}
+	b.WriteString(m.Content)
+	return b.String()
+}
+
+// Fence returns a Markdown code fence longer than any run of backticks in
+// text, so quoted code can never close it early.
+func Fence(text string) string {
+	longest, run := 0, 0
+	for _, r := range text {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(3, longest+1))
+}
+
+// Run streams the reply, calling onDelta with each piece of text in order.
+// The reply in progress is saved at every checkpoint; when the stream ends
+// the user message and the reply are saved for good. On failure or cancel
+// Run returns a *TurnError wrapping the cause (context.Canceled for a
+// cancel, *providers.Error for a provider failure).
+func (t *Turn) Run(ctx context.Context, onDelta func(text string)) (*providers.Result, string, error) {
+	defer t.Release()
+
+	var (
+		mu    sync.Mutex
+		text  strings.Builder
+		saved int // length of text at the last checkpoint
+	)
+	reply := &Message{ID: t.MessageID, Role: providers.RoleAssistant, Provider: t.Provider, Model: t.Model, Interrupted: true}
+	// Saving uses a context that survives cancel: a cancelled or
+	// shutting-down turn must still reach the store.
+	store := context.WithoutCancel(ctx)
+	checkpoint := func() error {
+		mu.Lock()
+		if text.Len() == saved {
+			mu.Unlock()
+			return nil
+		}
+		reply.Content, saved = text.String(), text.Len()
+		r := *reply
+		mu.Unlock()
+		return t.save(store, &r)
+	}
+
+	done := make(chan struct{})
+	ticked := make(chan struct{})
+	go func() {
+		defer close(ticked)
+		every := t.chat.Checkpoint
+		if every <= 0 {
+			every = time.Second
+		}
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				// A failed checkpoint is retried at the next tick and
+				// at the end; the stream must not stop for it.
+				_ = checkpoint()
+			}
+		}
+	}()
+
+	res, err := t.prov.Stream(ctx, &t.req, func(s string) {
+		mu.Lock()
+		text.WriteString(s)
+		mu.Unlock()
+		onDelta(s)
+	})
+	close(done)
+	<-ticked
+
+	reply.Content = text.String()
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+		}
+		terr := &TurnError{SessionID: t.SessionID, MessageID: t.MessageID, UserMessage: t.user.Content, Partial: reply.Content, Err: err}
+		if reply.Content == "" {
+			return nil, "", terr
+		}
+		if serr := t.save(store, reply); serr != nil {
+			terr.Err = errors.Join(err, serr)
+		}
+		return nil, reply.Content, terr
+	}
+	reply.Interrupted = false
+	reply.Usage = &res.Usage
+	if res.Model != "" {
+		reply.Model = res.Model
+	}
+	if err := t.save(store, reply); err != nil {
+		return nil, reply.Content, err
+	}
+	return res, reply.Content, nil
+}
+
+func (t *Turn) save(ctx context.Context, reply *Message) error {
+	if err := t.chat.Store.Put(ctx, t.SessionID, &t.user, reply); err != nil {
+		return err
+	}
+	t.stored = true
+	return t.chat.Store.SetCurrent(ctx, t.SessionID)
+}
+
+// discard removes a session that was made for this turn and never got a
+// message: a turn that failed before any text leaves no trace.
+func (t *Turn) discard() {
+	if t.created {
+		_ = t.chat.Store.Delete(context.Background(), t.SessionID)
+		t.created = false
+	}
+}
+
+// Release frees the session for the next turn without running this one.
+// A session made for the turn that never got a message is removed.
+func (t *Turn) Release() {
+	if t.released {
+		return
+	}
+	t.released = true
+	if !t.stored {
+		t.discard()
+	}
+	t.chat.mu.Lock()
+	delete(t.chat.busy, t.SessionID)
+	t.chat.mu.Unlock()
+}
+
+func (c *Chat) reserve(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy[id] {
+		return false
+	}
+	if c.busy == nil {
+		c.busy = map[string]bool{}
+	}
+	c.busy[id] = true
+	return true
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,74 @@
+// Package session keeps conversations in an SQLite store: workspaces,
+// sessions, messages, their export and import formats, and search.
+package session
+
+import (
+	"errors"
+	"time"
+
+	"github.com/tinychat/tinychat/providers"
+)
+
+// Session is one conversation in a workspace. It is what session/list
+// returns for each item, and what every method that returns a session gives.
+type Session struct {
+	ID           string    `json:"id"`
+	Workspace    string    `json:"workspace"`
+	Title        string    `json:"title"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+	MessageCount int       `json:"messageCount"`
+	Current      bool      `json:"current"`
+}
+
+// Message is one stored message of a session.
+type Message struct {
+	ID          string           `json:"id"`
+	Role        string           `json:"role"` // providers.RoleUser or providers.RoleAssistant
+	Content     string           `json:"content"`
+	CreatedAt   time.Time        `json:"createdAt"`
+	Provider    string           `json:"provider,omitempty"`
+	Model       string           `json:"model,omitempty"`
+	Usage       *providers.Usage `json:"usage,omitempty"`
+	Interrupted bool             `json:"interrupted,omitempty"`
+	Context     []ContextItem    `json:"context,omitempty"` // user messages only
+}
+
+// ContextItem is quoted material an editor sent along with a user message:
+// a file or a part of one.
+type ContextItem struct {
+	URI        string `json:"uri"`
+	Text       string `json:"text"`
+	LanguageID string `json:"languageId,omitempty"`
+	Range      *Range `json:"range,omitempty"`
+}
+
+// Range is an LSP range: zero-based lines and characters, end exclusive.
+type Range struct {
+	Start Position `json:"start"`
+	End   Position `json:"end"`
+}
+
+// Position is an LSP position.
+type Position struct {
+	Line      int `json:"line"`
+	Character int `json:"character"`
+}
+
+// Hit is one search result.
+type Hit struct {
+	SessionID string `json:"sessionId"`
+	MessageID string `json:"messageId"`
+	Snippet   string `json:"snippet"`
+}
+
+// ErrNotFound is returned (wrapped) when a session does not exist.
+var ErrNotFound = errors.New("no such session")
+
+// NotFoundError is ErrNotFound for one session id.
+type NotFoundError struct{ ID string }
+
+func (e *NotFoundError) Error() string { return "no such session: " + e.ID }
+
+// Is makes errors.Is(err, ErrNotFound) hold.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
