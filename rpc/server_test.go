@@ -430,3 +430,26 @@ func TestEndOfInputSavesReplyInProgress(t *testing.T) {
 func lsp(body string) string {
 	return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
 }
+
+// TestCancelBeforeAnyText sends the cancel right behind the request: the
+// answer still carries the turn's ids, and the history keeps nothing.
+func TestCancelBeforeAnyText(t *testing.T) {
+	srv := newProvider(t)
+	d := startDaemon(t, daemonOpts{env: openaiEnv(srv)})
+	send, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 99, "method": "chat/send", "params": map[string]any{"message": "slow 5", "provider": "openai"}})
+	d.write(lsp(string(send)) + lsp(`{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":99}}`))
+	resp, deltas := d.wait("99")
+	if resp.Error == nil || resp.Error.Code != -32800 || resp.Error.Message != "request cancelled" {
+		t.Fatalf("answer %+v", resp)
+	}
+	var data struct{ SessionID, MessageID, Text, UserMessage string }
+	json.Unmarshal(resp.Error.Data, &data)
+	if data.SessionID == "" || data.MessageID == "" || data.Text != joined(deltas) || data.UserMessage != "slow 5" && data.Text == "" {
+		t.Errorf("data %+v", data)
+	}
+	var list struct{ Sessions []session.Session }
+	d.call("session/list", map[string]any{}, &list)
+	if data.Text == "" && len(list.Sessions) != 0 {
+		t.Errorf("a turn cancelled before any text left %+v", list.Sessions)
+	}
+}

@@ -94,6 +94,9 @@ type Turn struct {
 // *BusyError, *providers.NotConfiguredError, providers.ErrUnknownProvider.
 // Every Turn that Begin returns must be Run or Released.
 func (c *Chat) Begin(ctx context.Context, p SendParams) (*Turn, error) {
+	// The lookups are short and must not fail for a cancel that came early:
+	// that cancel is Run's to answer, with the turn's ids.
+	ctx = context.WithoutCancel(ctx)
 	t := &Turn{chat: c}
 	var sess *Session
 	var err error

@@ -1,0 +1,619 @@
+-- The chat buffer: a markdown buffer laid out like tinychat's markdown
+-- export (# title, the providers line, ## You / ## Assistant headings),
+-- ending with an empty "## You" section where the next message is written.
+-- Replies stream in through chat/delta notifications, appended at an
+-- extmark that marks the end of the reply, so typing elsewhere in the
+-- buffer (or in any other) is never blocked.
+local rpc = require("tinychat.rpc")
+
+local M = {}
+
+local api = vim.api
+local ns = api.nvim_create_namespace("tinychat")
+local levels = vim.log.levels
+
+local S = {
+  buf = nil,
+  session = nil, -- id of the session shown in the buffer
+  loaded = false, -- the buffer shows S.session's history
+  loading = false,
+  waiting = {}, -- callbacks run once the history is loaded
+  turn = nil, -- the reply in progress
+  provider = nil, -- :TinyChatModel
+  model = nil,
+}
+
+local YOU, ASSISTANT, INTERRUPTED = "## You", "## Assistant", "*(interrupted)*"
+
+local function notify(msg, level)
+  vim.notify(msg, level or levels.INFO)
+end
+
+local function split(s)
+  return vim.split(s, "\n", { plain = true })
+end
+
+local function trim_newlines(s)
+  return (s:gsub("[\r\n]+$", ""))
+end
+
+local function fence(text)
+  local longest = 0
+  for run in text:gmatch("`+") do
+    longest = math.max(longest, #run)
+  end
+  return string.rep("`", math.max(3, longest + 1))
+end
+
+-- context_name is a context item's heading: its file name and lines, as
+-- the markdown export writes it.
+local function context_name(c)
+  local path = c.uri:match("^%a[%w+.-]*://[^/]*(/.*)$") or c.uri
+  path = path:gsub("%%(%x%x)", function(h)
+    return string.char(tonumber(h, 16))
+  end)
+  local name = path:match("([^/]*)/*$")
+  if name == "" then
+    name = path
+  end
+  if rpc.is_nil(c.range) or type(c.range) ~= "table" then
+    return name
+  end
+  local first, last = c.range.start.line + 1, c.range["end"].line + 1
+  if c.range["end"].character == 0 and last > first then
+    last = last - 1
+  end
+  if last <= first then
+    return string.format("%s (line %d)", name, first)
+  end
+  return string.format("%s (lines %d-%d)", name, first, last)
+end
+
+-- block appends text to lines as one block, one blank line after the
+-- previous one, as the markdown export does.
+local function block(lines, text)
+  if #lines > 0 then
+    table.insert(lines, "")
+  end
+  vim.list_extend(lines, split(trim_newlines(text)))
+end
+
+local function user_blocks(lines, content, context)
+  block(lines, YOU)
+  for _, c in ipairs(context or {}) do
+    local f = fence(c.text)
+    local lang = rpc.is_nil(c.languageId) and "" or c.languageId
+    block(lines, context_name(c) .. "\n" .. f .. lang .. "\n" .. c.text:gsub("\n$", "") .. "\n" .. f)
+  end
+  if content:match("%S") then
+    block(lines, content)
+  end
+end
+
+local function header(session, messages)
+  local lines = {}
+  local title = session and table.concat(vim.split(vim.trim(session.title or ""), "%s+"), " ") or ""
+  block(lines, "# " .. (title ~= "" and title or "Untitled session"))
+  local used, seen = {}, {}
+  for _, m in ipairs(messages) do
+    local parts = {}
+    for _, v in ipairs({ m.provider, m.model }) do
+      if not rpc.is_nil(v) and v ~= "" then
+        table.insert(parts, v)
+      end
+    end
+    local name = table.concat(parts, " · ")
+    if name ~= "" and not seen[name] then
+      seen[name] = true
+      table.insert(used, name)
+    end
+  end
+  if #used > 0 then
+    block(lines, "*" .. table.concat(used, ", ") .. "*")
+  end
+  return lines
+end
+
+-- render gives the buffer lines of a session: what session/export writes
+-- as markdown, then the draft section.
+local function render(session, messages, draft)
+  local lines = header(session, messages)
+  for _, m in ipairs(messages) do
+    if m.role == "user" then
+      user_blocks(lines, m.content, not rpc.is_nil(m.context) and m.context or nil)
+    else
+      block(lines, ASSISTANT)
+      if m.content:match("%S") then
+        block(lines, m.content)
+      end
+      if m.interrupted == true then
+        block(lines, INTERRUPTED)
+      end
+    end
+  end
+  block(lines, YOU)
+  table.insert(lines, "")
+  vim.list_extend(lines, draft or { "" })
+  return lines
+end
+
+local function valid_buf()
+  return S.buf ~= nil and api.nvim_buf_is_valid(S.buf)
+end
+
+local function windows()
+  local wins = {}
+  if valid_buf() then
+    for _, win in ipairs(api.nvim_list_wins()) do
+      if api.nvim_win_get_buf(win) == S.buf then
+        table.insert(wins, win)
+      end
+    end
+  end
+  return wins
+end
+
+local function cursor_to_end()
+  local n = api.nvim_buf_line_count(S.buf)
+  for _, win in ipairs(windows()) do
+    api.nvim_win_set_cursor(win, { n, 0 })
+  end
+end
+
+local function set_buffer(lines)
+  api.nvim_buf_set_lines(S.buf, 0, -1, false, lines)
+  cursor_to_end()
+end
+
+-- draft_heading is the 1-based line of the last "## You" heading, the
+-- draft section, or nil when the buffer has none after the last reply.
+local function draft_heading(lines)
+  for i = #lines, 1, -1 do
+    if lines[i] == YOU then
+      return i
+    elseif lines[i] == ASSISTANT then
+      return nil
+    end
+  end
+  return nil
+end
+
+local function draft_lines(lines, heading)
+  local out = {}
+  for i = heading + 1, #lines do
+    table.insert(out, lines[i])
+  end
+  return vim.trim(table.concat(out, "\n"))
+end
+
+local function set_keymaps(buf)
+  local keys = require("tinychat").config.keymaps or {}
+  local maps = {
+    send = { M.send_draft, "tinychat: send the message under the last ## You" },
+    cancel = { M.cancel, "tinychat: cancel the reply" },
+  }
+  for name, map in pairs(maps) do
+    if keys[name] then
+      vim.keymap.set("n", keys[name], map[1], { buffer = buf, desc = map[2], silent = true })
+    end
+  end
+end
+
+local function ensure_buf()
+  if valid_buf() then
+    return
+  end
+  S.loaded = false
+  S.buf = api.nvim_create_buf(true, true)
+  pcall(api.nvim_buf_set_name, S.buf, "tinychat://chat")
+  vim.bo[S.buf].filetype = "markdown"
+  vim.bo[S.buf].bufhidden = "hide"
+  api.nvim_buf_set_lines(S.buf, 0, -1, false, render(nil, {}))
+  set_keymaps(S.buf)
+end
+
+local function show()
+  for _, win in ipairs(api.nvim_tabpage_list_wins(0)) do
+    if api.nvim_win_get_buf(win) == S.buf then
+      api.nvim_set_current_win(win)
+      return
+    end
+  end
+  local split_kind = require("tinychat").config.split
+  if split_kind == "horizontal" then
+    vim.cmd("botright split")
+  elseif split_kind == "vertical" then
+    vim.cmd("botright vsplit")
+  end
+  local win = api.nvim_get_current_win()
+  api.nvim_win_set_buf(win, S.buf)
+  vim.wo[win].wrap = true
+  vim.wo[win].linebreak = true
+  api.nvim_win_set_cursor(win, { api.nvim_buf_line_count(S.buf), 0 })
+end
+
+local function loaded(ok)
+  S.loading = false
+  S.loaded = ok
+  local waiting = S.waiting
+  S.waiting = {}
+  if ok then
+    for _, cb in ipairs(waiting) do
+      cb()
+    end
+  end
+end
+
+-- load shows session id (nil: the workspace has none yet) in the buffer.
+local function load(id, cb)
+  if not id then
+    S.session = nil
+    set_buffer(render(nil, {}))
+    cb(true)
+    return
+  end
+  rpc.request("session/get", { sessionId = id }, function(err, res)
+    if err then
+      notify("tinychat: " .. tostring(err.message), levels.ERROR)
+      cb(false)
+      return
+    end
+    S.session = id
+    if valid_buf() then
+      set_buffer(render(res.session, res.messages))
+    end
+    cb(true)
+  end)
+end
+
+-- open shows the chat buffer in a window (focusing it) and calls cb once
+-- it holds its session's history: the session shown before, else the
+-- workspace's current one.
+function M.open(cb)
+  ensure_buf()
+  show()
+  if S.loaded then
+    if cb then
+      cb()
+    end
+    return
+  end
+  if cb then
+    table.insert(S.waiting, cb)
+  end
+  if S.loading then
+    return
+  end
+  S.loading = true
+  if S.session then
+    load(S.session, loaded)
+    return
+  end
+  rpc.request("session/list", {}, function(err, res)
+    if err then
+      notify("tinychat: " .. tostring(err.message), levels.ERROR)
+      loaded(false)
+      return
+    end
+    local current
+    for _, s in ipairs(res.sessions) do
+      if s.current then
+        current = s.id
+      end
+    end
+    load(current, loaded)
+  end)
+end
+
+local function busy()
+  if S.turn then
+    notify("tinychat: a reply is still streaming (:TinyChatCancel stops it)", levels.WARN)
+    return true
+  end
+  return false
+end
+
+-- open_session shows session id with its history.
+function M.open_session(id)
+  if busy() then
+    return
+  end
+  ensure_buf()
+  show()
+  S.loading = true
+  load(id, loaded)
+end
+
+-- new starts a new session (it becomes the workspace's current one) and
+-- shows it, empty.
+function M.new()
+  if busy() then
+    return
+  end
+  rpc.request("session/new", {}, function(err, res)
+    if err then
+      notify("tinychat: " .. tostring(err.message), levels.ERROR)
+      return
+    end
+    ensure_buf()
+    show()
+    S.session = res.id
+    set_buffer(render(res, {}))
+    loaded(true)
+  end)
+end
+
+local function mark_pos(id)
+  return api.nvim_buf_get_extmark_by_id(S.buf, ns, id, {})
+end
+
+-- append adds text at the end of the reply; windows whose cursor was at
+-- the reply's end (or below) follow it.
+local function append(turn, text)
+  turn.text = turn.text .. text
+  if turn.buf ~= S.buf or not valid_buf() or text == "" then
+    return
+  end
+  local pos = mark_pos(turn.mark_end)
+  local row, col = pos[1], pos[2]
+  local follow = {}
+  for _, win in ipairs(windows()) do
+    if api.nvim_win_get_cursor(win)[1] - 1 >= row then
+      table.insert(follow, win)
+    end
+  end
+  api.nvim_buf_set_text(S.buf, row, col, row, col, split(text))
+  local last = mark_pos(turn.mark_end)[1] + 1
+  for _, win in ipairs(follow) do
+    api.nvim_win_set_cursor(win, { last, 0 })
+  end
+end
+
+local function on_delta(p)
+  local turn = S.turn
+  if not turn or p.requestId ~= turn.id then
+    return
+  end
+  if not S.session and type(p.sessionId) == "string" then
+    S.session = p.sessionId
+  end
+  turn.early[p.seq] = p.text
+  while turn.early[turn.seq] do
+    local text = turn.early[turn.seq]
+    turn.early[turn.seq] = nil
+    turn.seq = turn.seq + 1
+    append(turn, text)
+  end
+end
+
+rpc.on("chat/delta", on_delta)
+
+-- refresh_header rewrites the title and providers lines from the store
+-- (the title is set by the first message).
+local function refresh_header()
+  local id = S.session
+  if not id then
+    return
+  end
+  rpc.request("session/get", { sessionId = id }, function(err, res)
+    if err or id ~= S.session or not valid_buf() then
+      return
+    end
+    local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
+    for i, line in ipairs(lines) do
+      if line:match("^## ") then
+        local head = header(res.session, res.messages)
+        table.insert(head, "")
+        local follow = {}
+        for _, win in ipairs(windows()) do
+          follow[win] = api.nvim_win_get_cursor(win)[1] == #lines
+        end
+        api.nvim_buf_set_lines(S.buf, 0, i - 1, false, head)
+        for win, at_end in pairs(follow) do
+          if at_end then
+            api.nvim_win_set_cursor(win, { api.nvim_buf_line_count(S.buf), 0 })
+          end
+        end
+        return
+      end
+    end
+  end)
+end
+
+-- finish ends turn with the chat/send answer: the reply as the daemon has
+-- it, marked when interrupted, then a new draft section; or, when the
+-- daemon did not keep the message, the message back in the draft.
+local function finish(turn, err, result)
+  if S.turn ~= turn then
+    return
+  end
+  S.turn = nil
+  local text, interrupted = turn.text, false
+  if err == nil then
+    text = result.text
+    S.session = result.sessionId
+  else
+    local data = type(err.data) == "table" and err.data or {}
+    if type(data.sessionId) == "string" then
+      S.session = data.sessionId
+    end
+    if type(data.text) == "string" and #data.text >= #text then
+      text = data.text
+    end
+    if err.code ~= rpc.CANCELLED and err.code ~= rpc.EXITED and err.code ~= rpc.NOT_STARTED then
+      notify(tostring(err.message), levels.ERROR)
+    end
+    -- The daemon keeps a turn that failed or was cancelled once text had
+    -- arrived, and drops one that had none.
+    interrupted = true
+  end
+  if turn.buf ~= S.buf or not valid_buf() then
+    -- The buffer was wiped while the reply streamed: show what is stored.
+    S.loaded = false
+    if valid_buf() and S.session then
+      S.loading = true
+      load(S.session, loaded)
+    end
+    return
+  end
+  local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
+  local endpos = mark_pos(turn.mark_end)
+  -- Whatever was typed after the reply while it streamed joins the draft.
+  local typed = { (lines[endpos[1] + 1] or ""):sub(endpos[2] + 1) }
+  for i = endpos[1] + 2, #lines do
+    table.insert(typed, lines[i])
+  end
+  local draft = vim.trim(table.concat(typed, "\n"))
+  if turn.draft ~= "" then
+    draft = vim.trim(turn.draft .. "\n\n" .. draft)
+  end
+  local follow = false
+  for _, win in ipairs(windows()) do
+    if api.nvim_win_get_cursor(win)[1] - 1 >= endpos[1] then
+      follow = true
+    end
+  end
+
+  local out
+  if interrupted and text == "" then
+    -- Not stored: offer the message again.
+    local start = mark_pos(turn.mark_turn)[1]
+    local restored = vim.trim(turn.message .. (draft ~= "" and ("\n\n" .. draft) or ""))
+    out = { YOU, "" }
+    vim.list_extend(out, split(restored))
+    api.nvim_buf_set_lines(S.buf, start, -1, false, out)
+  else
+    local start = mark_pos(turn.mark_start)[1]
+    out = {}
+    if text:match("%S") then
+      block(out, text)
+    end
+    if interrupted then
+      block(out, INTERRUPTED)
+    end
+    block(out, YOU)
+    table.insert(out, "")
+    vim.list_extend(out, split(draft))
+    api.nvim_buf_set_lines(S.buf, start, -1, false, out)
+  end
+  for _, mark in ipairs({ turn.mark_turn, turn.mark_start, turn.mark_end }) do
+    api.nvim_buf_del_extmark(S.buf, ns, mark)
+  end
+  if follow then
+    cursor_to_end()
+  end
+  -- A daemon that has gone is restarted by the user's next command only.
+  local gone = err and (err.code == rpc.EXITED or err.code == rpc.NOT_STARTED)
+  if not gone and not (interrupted and text == "") then
+    refresh_header()
+  end
+end
+
+local function start_turn(message, draft, context)
+  local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
+  local heading = draft_heading(lines)
+  local start = heading and heading - 1 or #lines
+  local out = {}
+  if start > 0 and lines[start] ~= "" then
+    table.insert(out, "")
+  end
+  local first = start + #out
+  user_blocks(out, message, context)
+  block(out, ASSISTANT)
+  table.insert(out, "")
+  table.insert(out, "")
+  api.nvim_buf_set_lines(S.buf, start, -1, false, out)
+  local row = start + #out - 1
+  local turn = {
+    buf = S.buf,
+    message = message,
+    draft = draft,
+    text = "",
+    seq = 0,
+    early = {},
+    mark_turn = api.nvim_buf_set_extmark(S.buf, ns, first, 0, { right_gravity = false }),
+    mark_start = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { right_gravity = false }),
+    mark_end = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { right_gravity = true }),
+  }
+  cursor_to_end()
+  return turn
+end
+
+-- send sends message (nil: the draft under the last "## You") with
+-- context items, showing the chat buffer.
+function M.send(message, context)
+  if busy() then
+    return
+  end
+  M.open(function()
+    if busy() or not valid_buf() then
+      return
+    end
+    local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
+    local heading = draft_heading(lines)
+    local draft = heading and draft_lines(lines, heading) or ""
+    if message == nil then
+      if draft == "" then
+        notify("tinychat: nothing to send: write your message under the last " .. YOU, levels.WARN)
+        return
+      end
+      message, draft = draft, ""
+    end
+    local turn = start_turn(message, draft, context)
+    S.turn = turn
+    turn.id = rpc.request("chat/send", {
+      message = message,
+      sessionId = S.session,
+      context = context,
+      provider = S.provider,
+      model = S.model,
+    }, function(err, result)
+      finish(turn, err, result)
+    end)
+  end)
+end
+
+-- send_draft sends the text under the last "## You" heading.
+function M.send_draft()
+  M.send(nil)
+end
+
+-- cancel stops the reply in progress; the daemon keeps what arrived,
+-- marked interrupted.
+function M.cancel()
+  local turn = S.turn
+  if not turn or not turn.id then
+    notify("tinychat: no reply in progress")
+    return
+  end
+  rpc.notify("$/cancelRequest", { id = turn.id })
+end
+
+function M.is_chat_buffer(buf)
+  return valid_buf() and buf == S.buf
+end
+
+-- session_id is the id of the session in the chat buffer, or nil.
+function M.session_id()
+  return S.session
+end
+
+-- bufnr is the chat buffer, or nil.
+function M.bufnr()
+  return valid_buf() and S.buf or nil
+end
+
+-- streaming tells whether a reply is in progress.
+function M.streaming()
+  return S.turn ~= nil
+end
+
+function M.set_model(provider, model)
+  S.provider, S.model = provider, model
+end
+
+function M.get_model()
+  return S.provider, S.model
+end
+
+return M

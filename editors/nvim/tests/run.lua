@@ -1,0 +1,471 @@
+-- Headless tests of the Neovim plugin against the real daemon. Run by
+-- editors/nvim/test.sh, which builds the daemon and the fake provider and
+-- sets TINYCHAT_TEST_DAEMON, TINYCHAT_TEST_DIR (the workspace),
+-- TINYCHAT_DB, TINYCHAT_ECHO_DELAY and OPENAI_BASE_URL/OPENAI_API_KEY.
+local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
+local H = dofile(here .. "helpers.lua")
+local uv = vim.uv or vim.loop
+local test, eq, truthy, wait = H.test, H.eq, H.truthy, H.wait
+
+local daemon = assert(os.getenv("TINYCHAT_TEST_DAEMON"), "TINYCHAT_TEST_DAEMON is not set: run test.sh")
+local workspace = uv.fs_realpath(assert(os.getenv("TINYCHAT_TEST_DIR")))
+local db = assert(os.getenv("TINYCHAT_DB"))
+vim.cmd("cd " .. vim.fn.fnameescape(workspace))
+
+-- -u NONE loads no plugins: load ours as a plugin manager would.
+vim.cmd("filetype on")
+vim.cmd("runtime! plugin/tinychat.lua")
+require("tinychat").setup({ cmd = { daemon }, provider = "echo" })
+
+local rpc = require("tinychat.rpc")
+local chat = require("tinychat.chat")
+
+-- Every notification is recorded, not shown.
+local notes = {}
+vim.notify = function(msg, level)
+  table.insert(notes, { msg = msg, level = level })
+end
+local function noted(pattern, level)
+  for _, n in ipairs(notes) do
+    if n.msg:find(pattern) and (level == nil or n.level == level) then
+      return n
+    end
+  end
+end
+
+local function use_model(provider)
+  vim.cmd("TinyChatModel " .. provider)
+  wait(function()
+    return (chat.get_model()) == provider
+  end, "the provider to be " .. provider)
+end
+
+-- send runs :TinyChat message and waits for the whole reply.
+local function send(message)
+  vim.cmd("TinyChat " .. message)
+  wait(function()
+    return chat.streaming()
+  end, "the reply to start")
+  H.wait_idle()
+end
+
+local function count_assistant(lines)
+  local n = 0
+  for _, l in ipairs(lines) do
+    if l == "## Assistant" then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+local first_session -- the session of the first tests
+
+test(":TinyChat opens an empty markdown chat buffer in a split and starts the daemon", function()
+  eq(1, #vim.api.nvim_list_wins(), "windows before")
+  vim.cmd("TinyChat")
+  wait(function()
+    return rpc.server ~= nil
+  end, "the daemon's initialize answer")
+  eq(2, #vim.api.nvim_list_wins(), "windows after")
+  local buf = vim.api.nvim_get_current_buf()
+  eq(chat.bufnr(), buf, "the chat buffer is current")
+  eq("markdown", vim.bo[buf].filetype, "filetype")
+  eq({ "# Untitled session", "", "## You", "", "" }, H.chat_lines(), "an empty chat")
+  eq("tinychat", rpc.server.serverInfo.name, "serverInfo.name")
+  -- Focusing, not splitting again.
+  vim.cmd("wincmd p")
+  vim.cmd("TinyChat")
+  eq(2, #vim.api.nvim_list_wins(), "windows after a second :TinyChat")
+  eq(chat.bufnr(), vim.api.nvim_get_current_buf(), "the chat buffer is focused again")
+end)
+
+test(":TinyChat message streams the reply into the buffer, laid out like the markdown export", function()
+  send("hello tiny world")
+  eq("hello tiny world", H.last_reply(), "the echoed reply")
+  wait(function()
+    return H.chat_lines()[1] == "# hello tiny world"
+  end, "the title from the store")
+  first_session = truthy(chat.session_id(), "a session id")
+  local stored = H.call("session/get", { sessionId = first_session })
+  eq(workspace, stored.session.workspace, "the workspace is Neovim's cwd")
+  eq({ "user", "hello tiny world" }, { stored.messages[1].role, stored.messages[1].content }, "stored question")
+  eq({ "assistant", "hello tiny world", "echo" }, {
+    stored.messages[2].role,
+    stored.messages[2].content,
+    stored.messages[2].provider,
+  }, "stored reply")
+  local export = H.call("session/export", { sessionId = first_session, format = "markdown" }).content
+  eq(export, table.concat(H.without_draft(H.chat_lines()), "\n") .. "\n", "buffer = markdown export + draft")
+  local n = #H.chat_lines()
+  eq({ n, 0 }, vim.api.nvim_win_get_cursor(0), "the cursor waits on the draft line")
+end)
+
+test("deltas are appended in order while the reply streams (slow 20)", function()
+  use_model("openai")
+  local want = {}
+  for i = 0, 19 do
+    table.insert(want, "w" .. i)
+  end
+  want = table.concat(want, " ")
+  vim.cmd("TinyChat slow 20")
+  local seen = {}
+  local followed = true
+  wait(function()
+    if chat.streaming() then
+      local reply = H.last_reply()
+      if reply ~= "" and reply ~= seen[#seen] then
+        table.insert(seen, reply)
+        local win = vim.fn.bufwinid(chat.bufnr())
+        if vim.api.nvim_win_get_cursor(win)[1] ~= #H.chat_lines() then
+          followed = false
+        end
+      end
+      return false
+    end
+    return #seen > 0
+  end, "the slow reply")
+  truthy(#seen >= 4, "at least 4 partial replies seen while streaming, saw " .. #seen)
+  truthy(seen[1] ~= want, "the first partial reply is not the whole reply")
+  for i, s in ipairs(seen) do
+    eq(s, want:sub(1, #s), "partial reply " .. i .. " is a prefix of the reply")
+    if i > 1 then
+      truthy(#s > #seen[i - 1], "partial reply " .. i .. " grew")
+    end
+  end
+  eq(want, H.last_reply(), "the whole reply")
+  truthy(followed, "the window followed the end while streaming")
+  eq(#H.chat_lines(), vim.api.nvim_win_get_cursor(0)[1], "the cursor is at the end")
+end)
+
+test("the window stays where the user moved it while a reply streams", function()
+  vim.cmd("TinyChat slow 15")
+  wait(function()
+    return H.last_reply():find("w1", 1, true) ~= nil
+  end, "two deltas")
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  -- One reply at a time.
+  notes = {}
+  vim.cmd("TinyChat not now")
+  truthy(noted("still streaming", vim.log.levels.WARN), "a warning: " .. vim.inspect(notes))
+  H.wait_idle()
+  truthy(H.last_reply():find("w14", 1, true), "the reply ended")
+  eq({ 1, 0 }, vim.api.nvim_win_get_cursor(0), "the cursor did not move")
+  vim.cmd("normal! G")
+end)
+
+test("a second turn continues the session with its history", function()
+  local before = #H.messages(first_session)
+  send("second turn please")
+  eq(first_session, chat.session_id(), "same session")
+  local msgs = H.messages(first_session)
+  eq(before + 2, #msgs, "two more messages")
+  eq("hello tiny world", msgs[1].content, "the first message is still first")
+  eq({ "user", "second turn please" }, { msgs[#msgs - 1].role, msgs[#msgs - 1].content }, "the new question")
+  eq("second turn please", msgs[#msgs].content, "the new reply")
+  eq("second turn please", H.last_reply(), "the new reply in the buffer")
+  truthy(not H.chat_text():find("not now", 1, true), "the message sent while busy went nowhere")
+
+  -- Closed and reopened: the same buffer; wiped and reopened: the same
+  -- session rendered again from the store.
+  local lines = H.chat_lines()
+  vim.cmd("close")
+  eq(1, #vim.api.nvim_list_wins(), "the chat window closed")
+  vim.cmd("TinyChat")
+  eq(lines, H.chat_lines(), "the same chat after :close and :TinyChat")
+  vim.cmd("bwipeout " .. chat.bufnr())
+  vim.cmd("TinyChat")
+  wait(function()
+    return vim.deep_equal(lines, H.chat_lines())
+  end, "the chat rendered again from the store after :bwipeout")
+  eq(2, #vim.api.nvim_list_wins(), "windows")
+end)
+
+test(":TinyChat without a message sends the draft under the last ## You", function()
+  local buf = chat.bufnr()
+  local n = vim.api.nvim_buf_line_count(buf)
+  eq("## You", vim.api.nvim_buf_get_lines(buf, n - 3, n - 2, false)[1], "the draft heading")
+  vim.api.nvim_buf_set_lines(buf, n - 1, n, false, { "written in the", "draft section" })
+  vim.cmd("TinyChat")
+  H.wait_idle()
+  local msgs = H.messages(first_session)
+  eq("written in the\ndraft section", msgs[#msgs - 1].content, "the stored question")
+  eq("written in the\ndraft section", H.last_reply(), "the reply")
+  -- The send key does the same.
+  local n2 = vim.api.nvim_buf_line_count(buf)
+  vim.api.nvim_buf_set_lines(buf, n2 - 1, n2, false, { "sent with the key" })
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "mx", false)
+  H.wait_idle()
+  msgs = H.messages(first_session)
+  eq("sent with the key", msgs[#msgs - 1].content, "the question sent with <CR>")
+end)
+
+test(":'<,'>TinyChat sends the selected lines as context", function()
+  local file = workspace .. "/sample.lua"
+  H.write_file(file, "local a = 1\nlocal b = 2\nlocal c = 3\nreturn a + b + c\n")
+  vim.cmd("wincmd p")
+  vim.cmd("edit " .. vim.fn.fnameescape(file))
+  eq("lua", vim.bo.filetype, "filetype of the source")
+  vim.cmd("normal! 2GVj")
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<Esc>", true, false, true), "x", false)
+  eq({ 2, 3 }, { vim.fn.line("'<"), vim.fn.line("'>") }, "the visual marks")
+  vim.cmd("'<,'>TinyChat explain these lines")
+  eq(chat.bufnr(), vim.api.nvim_get_current_buf(), "the chat buffer is focused")
+  wait(function()
+    return chat.streaming()
+  end, "the reply to start")
+  H.wait_idle()
+  local msgs = H.messages(first_session)
+  local q = msgs[#msgs - 1]
+  eq("explain these lines", q.content, "the question")
+  eq(1, #q.context, "one context item")
+  local c = q.context[1]
+  eq(vim.uri_from_fname(file), c.uri, "uri")
+  eq("lua", c.languageId, "languageId")
+  eq({ start = { line = 1, character = 0 }, ["end"] = { line = 3, character = 0 } }, c.range, "range")
+  eq("local b = 2\nlocal c = 3\n", c.text, "text")
+  local text = H.chat_text()
+  truthy(text:find("sample.lua (lines 2-3)\n```lua\nlocal b = 2\nlocal c = 3\n```\n\nexplain these lines", 1, true), "the context is shown in the buffer:\n" .. text)
+  -- echo replies with the whole prompt: the context went to the model.
+  local reply = H.last_reply()
+  truthy(reply:find("local b = 2\nlocal c = 3\n```\n\nexplain these lines$"), "the context in the prompt:\n" .. reply)
+
+  -- A range without a message asks for one.
+  local input = vim.ui.input
+  vim.ui.input = function(_, on_confirm)
+    on_confirm("and the first line?")
+  end
+  vim.cmd("wincmd p")
+  local ok, err = pcall(vim.cmd, "1TinyChat")
+  vim.ui.input = input
+  assert(ok, err)
+  wait(function()
+    return chat.streaming()
+  end, "the reply to start")
+  H.wait_idle()
+  msgs = H.messages(first_session)
+  q = msgs[#msgs - 1]
+  eq("and the first line?", q.content, "the question typed at the prompt")
+  eq({ "local a = 1\n", 0, 1 }, { q.context[1].text, q.context[1].range.start.line, q.context[1].range["end"].line }, "its context")
+end)
+
+test(":TinyChatCancel stops the reply mid-stream and marks it interrupted", function()
+  use_model("echo")
+  local words = {}
+  for i = 1, 40 do
+    table.insert(words, "word" .. i)
+  end
+  vim.cmd("TinyChat " .. table.concat(words, " "))
+  wait(function()
+    return chat.streaming() and H.last_reply():find("word3 ", 1, true) ~= nil
+  end, "three words")
+  vim.cmd("TinyChatCancel")
+  H.wait_idle()
+  local lines = H.chat_lines()
+  local reply = H.last_reply()
+  local partial = reply:match("^(.-)\n\n%*%(interrupted%)%*$")
+  truthy(partial, "the reply ends with *(interrupted)*: " .. reply)
+  truthy(partial:find("^word1 word2 word3"), "the partial reply: " .. partial)
+  truthy(not partial:find("word40", 1, true), "the reply was cut short: " .. partial)
+  eq({ "*(interrupted)*", "", "## You", "", "" }, vim.list_slice(lines, #lines - 4), "the marker, then a new draft")
+  local msgs = H.messages(first_session)
+  eq(true, msgs[#msgs].interrupted, "the stored reply is interrupted")
+  eq(vim.trim(partial), vim.trim(msgs[#msgs].content), "the stored reply is the partial one")
+end)
+
+test("a provider error reaches vim.notify and the message goes back to the draft", function()
+  use_model("openai")
+  local before = #H.messages(first_session)
+  local headings = count_assistant(H.chat_lines())
+  notes = {}
+  vim.cmd("TinyChat error 401 bad key")
+  wait(function()
+    return noted("401", vim.log.levels.ERROR) ~= nil
+  end, "an error notification")
+  H.wait_idle()
+  eq("openai: 401 test_error: bad key", noted("401").msg, "the daemon's message")
+  local lines = H.chat_lines()
+  eq({ "## You", "", "error 401 bad key" }, vim.list_slice(lines, #lines - 2), "the message back in the draft")
+  eq(headings, count_assistant(lines), "no ## Assistant heading added")
+  local export = H.call("session/export", { sessionId = first_session, format = "markdown" }).content
+  local emptied = vim.list_slice(lines, 1, #lines - 1)
+  table.insert(emptied, "")
+  eq(export, table.concat(H.without_draft(emptied), "\n") .. "\n", "buffer = export + draft")
+  eq(before, #H.messages(first_session), "nothing stored")
+  notes = {}
+  vim.cmd("TinyChatModel nosuch")
+  wait(function()
+    return noted("unknown provider nosuch", vim.log.levels.ERROR) ~= nil
+  end, "an unknown provider error")
+  eq("openai", (chat.get_model()), "the provider did not change")
+  -- Clear the draft for the next tests.
+  vim.api.nvim_buf_set_lines(chat.bufnr(), #lines - 1, #lines, false, { "" })
+  use_model("echo")
+end)
+
+local second_session
+
+test(":TinyChatNew starts a new session in an empty buffer", function()
+  vim.cmd("TinyChatNew")
+  wait(function()
+    return chat.session_id() ~= first_session
+  end, "a new session")
+  second_session = chat.session_id()
+  eq({ "# Untitled session", "", "## You", "", "" }, H.chat_lines(), "an empty chat")
+  local list = H.call("session/list", {}).sessions
+  eq(2, #list, "two sessions")
+  for _, s in ipairs(list) do
+    eq(s.id == second_session, s.current, "current flag of " .. s.id)
+  end
+  send("beta session here")
+  eq(second_session, chat.session_id(), "the message went to the new session")
+  eq(2, #H.messages(second_session), "stored in the new session")
+  wait(function()
+    return H.chat_lines()[1] == "# beta session here"
+  end, "the new title")
+  truthy(not H.chat_text():find("hello tiny world", 1, true), "no history of the first session")
+end)
+
+test(":TinyChatSessions picks a session with vim.ui.select and shows its history", function()
+  local select = vim.ui.select
+  local items, labels
+  vim.ui.select = function(list, opts, on_choice)
+    items = list
+    labels = vim.tbl_map(opts.format_item, list)
+    for _, s in ipairs(list) do
+      if s.id == first_session then
+        on_choice(s)
+      end
+    end
+  end
+  local ok, err = pcall(function()
+    vim.cmd("TinyChatSessions")
+    wait(function()
+      return chat.session_id() == first_session and H.chat_text():find("hello tiny world", 1, true) ~= nil
+    end, "the first session in the buffer")
+  end)
+  vim.ui.select = select
+  assert(ok, err)
+  eq({ second_session, first_session }, vim.tbl_map(function(s)
+    return s.id
+  end, items), "the sessions offered, newest first")
+  truthy(labels[1]:find("beta session here", 1, true), "a label shows the title: " .. labels[1])
+  truthy(not H.chat_text():find("beta session here", 1, true), "nothing of the other session")
+  local export = H.call("session/export", { sessionId = first_session, format = "markdown" }).content
+  truthy(export:find("*(interrupted)*", 1, true) and export:find("```lua", 1, true), "the export has everything")
+  eq(export, table.concat(H.without_draft(H.chat_lines()), "\n") .. "\n", "buffer = markdown export + draft")
+  -- The reopened session goes on.
+  send("back to the first")
+  eq(first_session, chat.session_id(), "same session")
+  local msgs = H.messages(first_session)
+  eq("back to the first", msgs[#msgs].content, "stored there")
+end)
+
+test(":TinyChatExport writes each format to a file, or opens a buffer", function()
+  local msgs = H.messages(first_session)
+  local text = {}
+  for _, m in ipairs(msgs) do
+    table.insert(text, (m.role == "user" and "You: " or "LLM: ") .. m.content:gsub("[\r\n]+$", ""))
+  end
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir, "p")
+  local function export(format)
+    local file = dir .. "/chat." .. format
+    vim.cmd("TinyChatExport " .. format .. " " .. vim.fn.fnameescape(file))
+    wait(function()
+      return uv.fs_stat(file) ~= nil and noted("exported to " .. vim.pesc(file)) ~= nil
+    end, format .. " export")
+    return H.read_file(file)
+  end
+  eq(table.concat(text, "\n\n") .. "\n", export("text"), "text export")
+  local md = export("markdown")
+  eq(md, table.concat(H.without_draft(H.chat_lines()), "\n") .. "\n", "markdown export = the chat buffer")
+  local json = vim.json.decode(export("json"))
+  eq(first_session, json.session.id, "json session id")
+  eq(#msgs, #json.messages, "json messages")
+  local function contents(list)
+    return vim.tbl_map(function(m)
+      return m.role .. ": " .. m.content
+    end, list)
+  end
+  eq(contents(msgs), contents(json.messages), "json messages in order")
+
+  local chat_win = vim.api.nvim_get_current_win()
+  vim.cmd("TinyChatExport markdown")
+  wait(function()
+    return vim.api.nvim_get_current_win() ~= chat_win
+  end, "an export buffer")
+  local buf = vim.api.nvim_get_current_buf()
+  eq("markdown", vim.bo[buf].filetype, "export buffer filetype")
+  eq(md, table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") .. "\n", "export buffer content")
+  vim.cmd("close")
+  vim.fn.delete(dir, "rf")
+end)
+
+test("the daemon dying is reported and the next command starts a new one", function()
+  use_model("openai")
+  local pid = truthy(rpc.pid(), "a daemon pid")
+  local before = #H.messages(first_session)
+  notes = {}
+  vim.cmd("TinyChat slow 40")
+  wait(function()
+    return H.last_reply():find("w2 ", 1, true) ~= nil
+  end, "a few deltas")
+  eq(0, uv.kill(pid, 9), "kill -9 " .. pid)
+  wait(function()
+    return not rpc.running()
+  end, "the daemon to be gone")
+  H.wait_idle()
+  truthy(noted("daemon exited", vim.log.levels.WARN), "the user was told: " .. vim.inspect(notes))
+  truthy(H.last_reply():find("\n\n%*%(interrupted%)%*$"), "the cut reply is marked: " .. H.last_reply())
+  send("after the restart")
+  local newpid = truthy(rpc.pid(), "a new daemon")
+  truthy(newpid ~= pid, "a new pid")
+  eq("after the restart", H.last_reply(), "the reply from the new daemon")
+  local msgs = H.messages(first_session)
+  eq("after the restart", msgs[#msgs].content, "stored in the same session")
+  truthy(#msgs >= before + 2, "stored")
+  use_model("echo")
+end)
+
+test(":checkhealth tinychat reports the daemon version, the store and the providers", function()
+  H.call("providers/list", {}) -- the daemon runs
+  local version = rpc.server.serverInfo.version
+  vim.cmd("silent checkhealth tinychat")
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  vim.cmd("bwipeout")
+  truthy(text:find("tinychat " .. version, 1, true), "the version " .. version .. " in:\n" .. text)
+  truthy(text:find(db, 1, true), "the store path " .. db .. " in:\n" .. text)
+  truthy(text:find("openai: configured", 1, true), "openai is configured in:\n" .. text)
+  truthy(text:find("running (pid " .. rpc.pid(), 1, true), "the running daemon in:\n" .. text)
+  truthy(not text:find("ERROR", 1, true), "no error in:\n" .. text)
+end)
+
+test("leaving Neovim shuts the daemon down, saving the reply in progress", function()
+  use_model("openai")
+  vim.cmd("TinyChat slow 40")
+  wait(function()
+    return H.last_reply():find("w2 ", 1, true) ~= nil
+  end, "a few deltas")
+  local code
+  rpc.on_exit(function(c)
+    code = c
+  end)
+  notes = {}
+  local start = uv.hrtime()
+  vim.api.nvim_exec_autocmds("VimLeavePre", {})
+  wait(function()
+    return code ~= nil
+  end, "the daemon to exit")
+  truthy((uv.hrtime() - start) / 1e6 < 1500, "a quick shutdown")
+  eq(0, code, "exit code after shutdown and exit")
+  eq(nil, noted("daemon exited"), "no warning for an exit we asked for")
+  H.wait_idle()
+  local msgs = H.messages(first_session) -- starts a new daemon
+  eq("slow 40", msgs[#msgs - 1].content, "the question was kept")
+  eq(true, msgs[#msgs].interrupted, "the partial reply was saved as interrupted")
+  truthy(msgs[#msgs].content:find("^w0 w1 w2 "), "the partial reply: " .. msgs[#msgs].content)
+  rpc.stop({ wait = 2000 })
+end)
+
+H.run()
