@@ -52,7 +52,7 @@ func TestStreamRecoversFromBadFrames(t *testing.T) {
 		{"lsp not json then good", false, lsp("nope") + lsp(good("b")), "b", 1},
 		{"lsp missing length then good", false, "X-Foo: 1\r\n\r\n" + lsp(good("b")), "b", 1},
 		{"lsp negative length", false, "Content-Length: -5\r\n\r\n" + lsp(good("b")), "b", 1},
-		{"lsp too large is skipped unread", false, lsp(`{"jsonrpc":"2.0","id":1,"method":"` + strings.Repeat("x", 200) + `"}`) + lsp(good("b")), "b", 1},
+		{"lsp too large is skipped unread", false, lsp(`{"jsonrpc":"2.0","id":1,"method":"`+strings.Repeat("x", 200)+`"}`) + lsp(good("b")), "b", 1},
 		{"jsonl good", true, good("a") + "\n" + good("b") + "\n", "a,b", 0},
 		{"jsonl blank lines and CRLF", true, "\n\r\n" + good("a") + "\r\n", "a", 0},
 		{"jsonl garbage then good", true, "{{{\n" + good("b") + "\n", "b", 1},

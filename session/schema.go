@@ -1,0 +1,108 @@
+package session
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// applicationID marks a database file as a tinychat store ("tcht"), so that
+// an unrelated SQLite file is never mistaken for one and migrated.
+const applicationID = 0x74636874
+
+// migrations brings the schema from version i to i+1 at index i. Entries are
+// only ever appended: a released migration never changes.
+var migrations = []string{
+	// 1: workspaces, sessions, messages and their full-text index.
+	//
+	// messages has an INTEGER PRIMARY KEY so that the rowids the FTS index
+	// refers to survive VACUUM. A workspace's current_session_id may name a
+	// deleted session; readers then fall back to the newest one.
+	`
+CREATE TABLE workspaces (
+	path               TEXT PRIMARY KEY,
+	current_session_id TEXT
+);
+
+CREATE TABLE sessions (
+	id         TEXT PRIMARY KEY,
+	workspace  TEXT NOT NULL,
+	title      TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_workspace ON sessions (workspace, updated_at);
+CREATE INDEX sessions_by_updated ON sessions (updated_at);
+
+CREATE TABLE messages (
+	pk            INTEGER PRIMARY KEY,
+	id            TEXT NOT NULL UNIQUE,
+	session_id    TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+	seq           INTEGER NOT NULL,
+	role          TEXT NOT NULL,
+	content       TEXT NOT NULL,
+	created_at    INTEGER NOT NULL,
+	provider      TEXT NOT NULL DEFAULT '',
+	model         TEXT NOT NULL DEFAULT '',
+	input_tokens  INTEGER,
+	output_tokens INTEGER,
+	interrupted   INTEGER NOT NULL DEFAULT 0,
+	context       TEXT
+);
+CREATE UNIQUE INDEX messages_by_session ON messages (session_id, seq);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+	content,
+	content = 'messages',
+	content_rowid = 'pk',
+	tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+	INSERT INTO messages_fts (rowid, content) VALUES (new.pk, new.content);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.pk, old.content);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.pk, old.content);
+	INSERT INTO messages_fts (rowid, content) VALUES (new.pk, new.content);
+END;
+`,
+}
+
+// errNotStore is returned by migrate for an SQLite file that some other
+// program owns.
+var errNotStore = errors.New("not a tinychat database (it has tables but no tinychat schema version); refusing to change it")
+
+// migrate checks that the database is a tinychat store this binary can use
+// and applies the missing migrations in one transaction, so that a daemon
+// opening the file at the same time sees either none or all of them.
+func migrate(ctx context.Context, tx *sql.Tx) error {
+	var app, version, objects int
+	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
+		return err
+	}
+	switch {
+	case app != applicationID && (objects > 0 || version != 0):
+		return errNotStore
+	case version > len(migrations):
+		return fmt.Errorf("schema version %d is newer than this tinychat supports (%d); upgrade tinychat", version, len(migrations))
+	case version == len(migrations):
+		return nil
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrating to schema version %d: %w", v+1, err)
+		}
+	}
+	// PRAGMA takes no bound parameters; both values are integers of ours.
+	_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, len(migrations)))
+	return err
+}

@@ -1,0 +1,183 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// rawExec runs statements on the SQLite file at path, bypassing Store.
+func rawExec(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range stmts {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tinychat.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := mustNew(t, s, "/w", "kept")
+	mustPut(t, s, sess.ID, user("", "hello"))
+	s.Close()
+
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	msgs, err := s.Messages(ctx, sess.ID)
+	if err != nil || len(msgs) != 1 || msgs[0].Content != "hello" {
+		t.Fatalf("after reopening: %v, %v", msgs, err)
+	}
+	var version int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {
+		t.Errorf("user_version = %d, %v; want %d", version, err, len(migrations))
+	}
+	var mode string
+	if err := s.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	random := make([]byte, 4096)
+	rand.Read(random)
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, path string)
+		want    string
+	}{
+		{
+			name: "newer schema",
+			prepare: func(t *testing.T, path string) {
+				s, err := Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Close()
+				rawExec(t, path, "PRAGMA user_version = 7")
+			},
+			want: "schema version 7 is newer than this tinychat supports (1); upgrade tinychat",
+		},
+		{
+			name: "random bytes",
+			prepare: func(t *testing.T, path string) {
+				if err := os.WriteFile(path, random, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "not a tinychat database (not an SQLite file)",
+		},
+		{
+			name: "another program's database",
+			prepare: func(t *testing.T, path string) {
+				rawExec(t, path, "CREATE TABLE notes (body TEXT)", "INSERT INTO notes VALUES ('mine')")
+			},
+			want: "not a tinychat database (it has tables but no tinychat schema version)",
+		},
+		{
+			name: "another program's versioned database",
+			prepare: func(t *testing.T, path string) {
+				rawExec(t, path, "CREATE TABLE notes (body TEXT)", "PRAGMA user_version = 1")
+			},
+			want: "not a tinychat database",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tinychat.db")
+			tt.prepare(t, path)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(path)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open: %v\nwant %q naming %s", err, tt.want, path)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Error("Open changed the file it refused")
+			}
+		})
+	}
+}
+
+func TestOpenDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if s, err := Open(dir); err == nil {
+		s.Close()
+		t.Fatal("Open of a directory succeeded")
+	} else if !strings.Contains(err.Error(), dir) {
+		t.Errorf("Open: %v, want it to name %s", err, dir)
+	}
+}
+
+func TestIntegrityCheck(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	sess := putFixture(t, s, "/w")
+	if ok, err := s.IntegrityCheck(ctx); !ok || err != nil {
+		t.Fatalf("IntegrityCheck of a sound store = %v, %v", ok, err)
+	}
+	// Deleting behind the index's back leaves it out of step.
+	if _, err := s.db.Exec(`DROP TRIGGER messages_fts_delete; DELETE FROM messages WHERE session_id = ?`, sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.IntegrityCheck(ctx); ok || err != nil {
+		t.Errorf("IntegrityCheck of a stale index = %v, %v; want false", ok, err)
+	}
+}
+
+// TestConcurrentOpen has daemons start at once on a file that does not
+// exist yet: one creates the schema, the others wait and use it.
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tinychat.db")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			s, err := Open(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer s.Close()
+			if _, err := s.New(context.Background(), "/w", ""); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if list, err := s.List(context.Background(), "/w"); err != nil || len(list) != 8 {
+		t.Errorf("List = %d sessions, %v; want 8", len(list), err)
+	}
+}

@@ -1,0 +1,551 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tinychat/tinychat/providers"
+)
+
+// Store is a tinychat database: every workspace's sessions and messages.
+// It is safe for concurrent use, and several processes may open the same
+// file at once.
+type Store struct {
+	db   *sql.DB
+	path string
+	// writing holds a token while this process runs a write transaction, so
+	// that its own goroutines queue here instead of polling
+	// SQLite's lock; the lock then only arbitrates between processes.
+	writing chan struct{}
+}
+
+// Memory is the path of a throwaway store that lives in memory.
+const Memory = ":memory:"
+
+// Retrying a write that met SQLITE_BUSY: the busy timeout already waited
+// busyTimeout for the lock, so a few more attempts only cover a peer that
+// holds it for an unusually long time.
+const (
+	busyTimeout   = 10 * time.Second
+	writeAttempts = 4
+	retryPause    = 50 * time.Millisecond
+)
+
+// DefaultPath returns where the database lives: $TINYCHAT_DB if set, else
+// tinychat/tinychat.db under $XDG_DATA_HOME, else under
+// $HOME/.local/share. getenv is os.Getenv outside tests. An $XDG_DATA_HOME
+// that is not absolute is ignored, as the XDG specification asks; with no
+// $HOME either, the path is relative to the working directory.
+func DefaultPath(getenv func(string) string) string {
+	if p := getenv("TINYCHAT_DB"); p != "" {
+		return p
+	}
+	data := getenv("XDG_DATA_HOME")
+	if !filepath.IsAbs(data) {
+		data = filepath.Join(getenv("HOME"), ".local", "share")
+	}
+	return filepath.Join(data, "tinychat", "tinychat.db")
+}
+
+// Open opens the store at path, creating the file (mode 0600) and its
+// directory (mode 0700) if needed, and migrates its schema forward. The path
+// Memory (":memory:") gives a throwaway store. A file that is not a tinychat
+// store, or one written by a newer tinychat, is an error naming the file.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("session: no database path")
+	}
+	pragmas := url.Values{
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"foreign_keys(1)",
+			"synchronous(NORMAL)",
+		},
+		// Write transactions take the lock up front: a deferred one that
+		// read first could not wait for the lock and would fail.
+		"_txlock": {"immediate"},
+	}
+	var dsn string
+	if path == Memory {
+		dsn = Memory + "?" + pragmas.Encode()
+	} else {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, err
+		}
+		path = abs
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+		// A file: URI, so that a path holding '?' or '%' reaches SQLite
+		// intact.
+		dsn = (&url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: pragmas.Encode()}).String()
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if path == Memory {
+		// Every connection to :memory: is a database of its own.
+		db.SetMaxOpenConns(1)
+	}
+	s := &Store{db: db, path: path, writing: make(chan struct{}, 1)}
+	if err := s.update(context.Background(), func(tx *sql.Tx) error { return migrate(context.Background(), tx) }); err != nil {
+		db.Close()
+		if code(err) == sqlite3.SQLITE_NOTADB {
+			return nil, fmt.Errorf("%s: not a tinychat database (not an SQLite file)", path)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := useWAL(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if path != Memory {
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+				db.Close()
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
+
+// useWAL puts the database in WAL mode, in which readers work while a
+// daemon writes. WAL is a property of the file, so it is set only once the
+// file is known to be ours: as a DSN pragma it would convert any database
+// it opened, even one Open then refuses. Switching needs the file to itself
+// for a moment and does not wait for it as other statements do, so it is
+// retried while other daemons that opened the new file at the same time
+// finish their first steps.
+func useWAL(db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		_, err := db.Exec("PRAGMA journal_mode = WAL")
+		if code(err) != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(retryPause)
+	}
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the absolute path of the database file, or Memory.
+func (s *Store) Path() string { return s.path }
+
+// IntegrityCheck reports whether the database file and its full-text index
+// are intact, as SQLite's own checks find them. An error means the checks
+// could not run.
+func (s *Store) IntegrityCheck(ctx context.Context) (bool, error) {
+	var result string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&result); err != nil {
+		return false, err
+	}
+	if result != "ok" {
+		return false, nil
+	}
+	// The FTS5 check compares the index with the messages it indexes. It
+	// is written as an INSERT, so it runs as a write.
+	err := s.update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)`)
+		return err
+	})
+	if code(err) == sqlite3.SQLITE_CORRUPT {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// NewID returns a new random id for a session or a message: 16 hex digits.
+func NewID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// code returns the primary SQLite result code of err, or 0.
+func code(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code() & 0xff
+	}
+	return 0
+}
+
+// update runs fn in a write transaction and commits it. It retries when
+// another process held the database lock for longer than the busy timeout;
+// fn must therefore be safe to run again.
+func (s *Store) update(ctx context.Context, fn func(*sql.Tx) error) error {
+	select {
+	case s.writing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.writing }()
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, nil, fn)
+		if attempt == writeAttempts || code(err) != sqlite3.SQLITE_BUSY {
+			return err
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * retryPause):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// view runs fn in a read transaction, so that it sees one snapshot of the
+// database.
+func (s *Store) view(ctx context.Context, fn func(*sql.Tx) error) error {
+	return s.inTx(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// querier is what reading a session needs: a *sql.Tx or the *sql.DB.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// selectSessions selects the fields of Session, in their order, from
+// sessions s.
+var selectSessions = `
+SELECT s.id, s.workspace, s.title, s.created_at, s.updated_at,
+	(SELECT count(*) FROM messages m WHERE m.session_id = s.id),
+	s.id IS ` + currentID("s.workspace") + `
+FROM sessions s`
+
+// newestFirst orders sessions by their last change, as currentID does.
+const newestFirst = ` ORDER BY s.updated_at DESC, s.rowid DESC`
+
+func scanSession(row interface{ Scan(...any) error }) (*Session, error) {
+	var (
+		s                Session
+		created, updated int64
+	)
+	if err := row.Scan(&s.ID, &s.Workspace, &s.Title, &created, &updated, &s.MessageCount, &s.Current); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return &s, nil
+}
+
+func getSession(ctx context.Context, q querier, id string) (*Session, error) {
+	s, err := scanSession(q.QueryRowContext(ctx, selectSessions+` WHERE s.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	return s, err
+}
+
+func notFound(id string) error { return &NotFoundError{ID: id} }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// New starts a session in workspace and makes it the workspace's current
+// one. An empty title is later taken from the first user message.
+func (s *Store) New(ctx context.Context, workspace, title string) (*Session, error) {
+	ws, err := NormalizeWorkspace(workspace)
+	if err != nil {
+		return nil, err
+	}
+	var sess *Session
+	err = s.update(ctx, func(tx *sql.Tx) error {
+		sess, err = newSession(ctx, tx, ws, title, time.Now())
+		return err
+	})
+	return sess, err
+}
+
+// newSession inserts a session created at created and makes it current.
+func newSession(ctx context.Context, tx *sql.Tx, ws, title string, created time.Time) (*Session, error) {
+	id := NewID()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, workspace, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		id, ws, title, created.UnixMilli(), time.Now().UnixMilli()); err != nil {
+		return nil, err
+	}
+	if err := setCurrent(ctx, tx, id); err != nil {
+		return nil, err
+	}
+	return getSession(ctx, tx, id)
+}
+
+// List returns the sessions of workspace, or of every workspace when it is
+// "", newest first.
+func (s *Store) List(ctx context.Context, workspace string) ([]Session, error) {
+	query, args := selectSessions+newestFirst, []any(nil)
+	if workspace != "" {
+		ws, err := NormalizeWorkspace(workspace)
+		if err != nil {
+			return nil, err
+		}
+		query, args = selectSessions+` WHERE s.workspace = ?`+newestFirst, []any{ws}
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []Session{}
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, *sess)
+	}
+	return list, rows.Err()
+}
+
+// Session returns the session id, or an error wrapping ErrNotFound.
+func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
+	return getSession(ctx, s.db, id)
+}
+
+// Messages returns the messages of session id in order, or an error
+// wrapping ErrNotFound.
+func (s *Store) Messages(ctx context.Context, id string) ([]Message, error) {
+	var msgs []Message
+	err := s.view(ctx, func(tx *sql.Tx) error {
+		sess, err := getSession(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		msgs, err = messages(ctx, tx, sess)
+		return err
+	})
+	return msgs, err
+}
+
+// messages returns the messages of sess, which the caller read in the same
+// transaction.
+func messages(ctx context.Context, q querier, sess *Session) ([]Message, error) {
+	rows, err := q.QueryContext(ctx, `
+SELECT id, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context
+FROM messages WHERE session_id = ? ORDER BY seq`, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	msgs := make([]Message, 0, sess.MessageCount)
+	for rows.Next() {
+		var (
+			m       Message
+			created int64
+			in, out sql.NullInt64
+			items   []byte
+		)
+		if err := rows.Scan(&m.ID, &m.Role, &m.Content, &created, &m.Provider, &m.Model, &in, &out, &m.Interrupted, &items); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = fromMillis(created)
+		if in.Valid || out.Valid {
+			m.Usage = &providers.Usage{InputTokens: int(in.Int64), OutputTokens: int(out.Int64)}
+		}
+		if items != nil {
+			if err := json.Unmarshal(items, &m.Context); err != nil {
+				return nil, fmt.Errorf("message %s: context: %w", m.ID, err)
+			}
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+// Delete deletes session id and its messages.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	return s.update(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound(id)
+		}
+		return nil
+	})
+}
+
+// Rename sets the title of session id and returns the session. An empty
+// title is taken from the first user message again. Renaming does not change
+// UpdatedAt, which follows the conversation.
+func (s *Store) Rename(ctx context.Context, id, title string) (*Session, error) {
+	var sess *Session
+	err := s.update(ctx, func(tx *sql.Tx) error {
+		if title == "" {
+			var err error
+			if title, err = firstUserTitle(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET title = ? WHERE id = ?`, title, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound(id)
+		}
+		sess, err = getSession(ctx, tx, id)
+		return err
+	})
+	return sess, err
+}
+
+// titleRunes is how much of the first user message makes a session's title.
+const titleRunes = 60
+
+// firstUserTitle returns the title made of the first user message of
+// session id, or "" if it has none.
+func firstUserTitle(ctx context.Context, tx *sql.Tx, id string) (string, error) {
+	var content string
+	err := tx.QueryRowContext(ctx, `SELECT content FROM messages WHERE session_id = ? AND role = ? ORDER BY seq LIMIT 1`,
+		id, providers.RoleUser).Scan(&content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	title := []rune(strings.Join(strings.Fields(content), " "))
+	if len(title) > titleRunes {
+		title = title[:titleRunes]
+	}
+	return strings.TrimSpace(string(title)), nil
+}
+
+// Put stores msgs in session sessionID, in one transaction. A message whose
+// ID is new is appended after the session's last message; one already in
+// the session keeps its place and takes the new content, usage,
+// interrupted flag, provider and model, which is how a reply is saved while
+// it streams. Put fills in an empty ID with NewID and a zero CreatedAt with
+// the current time, in msgs themselves. The session's UpdatedAt becomes now,
+// and a session without a title gets the first user message as its title.
+//
+// Put gives up when ctx is done: to save a reply whose request was
+// cancelled, pass context.WithoutCancel of the request's context.
+func (s *Store) Put(ctx context.Context, sessionID string, msgs ...*Message) error {
+	for i, m := range msgs {
+		if m == nil {
+			return fmt.Errorf("session: message %d is nil", i)
+		}
+		if err := checkRole(m); err != nil {
+			return fmt.Errorf("session: message %d: %w", i, err)
+		}
+	}
+	now := time.Now()
+	prepare(msgs, now)
+	return s.update(ctx, func(tx *sql.Tx) error { return put(ctx, tx, sessionID, now, msgs) })
+}
+
+func checkRole(m *Message) error {
+	if m.Role != providers.RoleUser && m.Role != providers.RoleAssistant {
+		return fmt.Errorf("role %q is neither %q nor %q", m.Role, providers.RoleUser, providers.RoleAssistant)
+	}
+	return nil
+}
+
+// prepare gives msgs an ID and a CreatedAt where they have none, before a
+// write transaction that may run more than once, and rounds CreatedAt to
+// what the store keeps.
+func prepare(msgs []*Message, now time.Time) {
+	for _, m := range msgs {
+		if m.ID == "" {
+			m.ID = NewID()
+		}
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = now
+		}
+		// Written only when it changes, so that saving a message again
+		// does not write to it while its owner may be reading it.
+		if t := fromMillis(m.CreatedAt.UnixMilli()); t != m.CreatedAt {
+			m.CreatedAt = t
+		}
+	}
+}
+
+func put(ctx context.Context, tx *sql.Tx, sessionID string, now time.Time, msgs []*Message) error {
+	var title string
+	var next int
+	err := tx.QueryRowContext(ctx, `SELECT title, (SELECT coalesce(max(seq) + 1, 0) FROM messages WHERE session_id = s.id) FROM sessions s WHERE id = ?`,
+		sessionID).Scan(&title, &next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(sessionID)
+	}
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		var in, out sql.NullInt64
+		if m.Usage != nil {
+			in = sql.NullInt64{Int64: int64(m.Usage.InputTokens), Valid: true}
+			out = sql.NullInt64{Int64: int64(m.Usage.OutputTokens), Valid: true}
+		}
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT session_id FROM messages WHERE id = ?`, m.ID).Scan(&owner)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			var items []byte
+			if len(m.Context) > 0 {
+				if items, err = json.Marshal(m.Context); err != nil {
+					return err
+				}
+			}
+			_, err = tx.ExecContext(ctx, `
+INSERT INTO messages (id, session_id, seq, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				m.ID, sessionID, next, m.Role, m.Content, m.CreatedAt.UnixMilli(), m.Provider, m.Model, in, out, m.Interrupted, items)
+			next++
+		case err != nil:
+		case owner != sessionID:
+			err = fmt.Errorf("session: message %s belongs to session %s, not %s", m.ID, owner, sessionID)
+		default:
+			_, err = tx.ExecContext(ctx, `
+UPDATE messages SET content = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?, interrupted = ?
+WHERE id = ?`,
+				m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if title == "" {
+		if title, err = firstUserTitle(ctx, tx, sessionID); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?`, title, now.UnixMilli(), sessionID)
+	return err
+}
