@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"strings"
 
 	"github.com/sourcegraph/jsonrpc2"
 
@@ -179,7 +180,7 @@ func (s *Server) sessionSearch(ctx context.Context, req *jsonrpc2.Request) (any,
 	if err := decodeParams(req, &p); err != nil {
 		return nil, err
 	}
-	if p.Query == "" {
+	if strings.TrimSpace(p.Query) == "" {
 		return nil, invalidParams("query", "query is required")
 	}
 	ws := ""

@@ -184,12 +184,7 @@ func Prompt(m Message) string {
 	}
 	var b strings.Builder
 	for _, c := range m.Context {
-		b.WriteString("File: ")
-		b.WriteString(c.URI)
-		if c.Range != nil {
-			fmt.Fprintf(&b, " (lines %d-%d)", c.Range.Start.Line+1, c.Range.End.Line+1)
-		}
-		b.WriteString("\n")
+		b.WriteString("File: " + c.URI + c.Range.lines() + "\n")
 		fence := Fence(c.Text)
 		b.WriteString(fence + c.LanguageID + "\n" + c.Text)
 		if !strings.HasSuffix(c.Text, "\n") {

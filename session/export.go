@@ -163,19 +163,24 @@ func contextName(c ContextItem) string {
 	if u, err := url.Parse(c.URI); err == nil && u.Path != "" {
 		p = u.Path
 	}
-	name := path.Base(p)
-	if c.Range == nil {
-		return name
+	return path.Base(p) + c.Range.lines()
+}
+
+// lines names the lines of r as " (line N)" or " (lines N-M)", counted
+// from 1; a nil range names none.
+func (r *Range) lines() string {
+	if r == nil {
+		return ""
 	}
-	first, last := c.Range.Start.Line+1, c.Range.End.Line+1
+	first, last := r.Start.Line+1, r.End.Line+1
 	// A range that ends at the start of a line does not include that line.
-	if c.Range.End.Character == 0 && last > first {
+	if r.End.Character == 0 && last > first {
 		last--
 	}
 	if last <= first {
-		return fmt.Sprintf("%s (line %d)", name, first)
+		return fmt.Sprintf(" (line %d)", first)
 	}
-	return fmt.Sprintf("%s (lines %d-%d)", name, first, last)
+	return fmt.Sprintf(" (lines %d-%d)", first, last)
 }
 
 func exportJSON(sess *Session, msgs []Message) (string, error) {
