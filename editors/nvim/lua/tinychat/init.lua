@@ -6,7 +6,7 @@ M.defaults = {
   -- The daemon's command line.
   cmd = { "tinychat" },
   -- Defaults sent to the daemon at start (initializationOptions); nil
-  -- leaves the daemon's own (config file, environment).
+  -- leaves the daemon's own (from the environment).
   provider = nil,
   model = nil,
   system = nil,
