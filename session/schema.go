@@ -14,7 +14,7 @@ const applicationID = 0x74636874
 // migrations brings the schema from version i to i+1 at index i. Entries are
 // only ever appended: a released migration never changes.
 var migrations = []string{
-	// 1: workspaces, sessions, messages and their full-text index.
+	// 1: workspaces, sessions and messages.
 	//
 	// messages has an INTEGER PRIMARY KEY so that the rowids the FTS index
 	// refers to survive VACUUM. A workspace's current_session_id may name a
@@ -51,7 +51,10 @@ CREATE TABLE messages (
 	context       TEXT
 );
 CREATE UNIQUE INDEX messages_by_session ON messages (session_id, seq);
-
+`,
+	// 2: the full-text index of message contents, built from the messages
+	// already stored.
+	`
 CREATE VIRTUAL TABLE messages_fts USING fts5 (
 	content,
 	content = 'messages',
@@ -68,6 +71,7 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
 	INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.pk, old.content);
 	INSERT INTO messages_fts (rowid, content) VALUES (new.pk, new.content);
 END;
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 `,
 }
 

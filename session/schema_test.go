@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,7 @@ func TestOpenRefuses(t *testing.T) {
 				s.Close()
 				rawExec(t, path, "PRAGMA user_version = 7")
 			},
-			want: "schema version 7 is newer than this tinychat supports (1); upgrade tinychat",
+			want: fmt.Sprintf("schema version 7 is newer than this tinychat supports (%d); upgrade tinychat", len(migrations)),
 		},
 		{
 			name: "random bytes",
@@ -179,5 +180,73 @@ func TestConcurrentOpen(t *testing.T) {
 	defer s.Close()
 	if list, err := s.List(context.Background(), "/w"); err != nil || len(list) != 8 {
 		t.Errorf("List = %d sessions, %v; want 8", len(list), err)
+	}
+}
+
+// v1Fixture is a store written by schema version 1, before messages had a
+// full-text index. go test ./session -run TestMigrateFromV1 -update
+// writes it again.
+const v1Fixture = "testdata/store-v1.db"
+
+func writeV1Fixture(t *testing.T) {
+	os.Remove(v1Fixture)
+	db, err := sql.Open("sqlite", v1Fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		migrations[0],
+		`INSERT INTO sessions VALUES ('s1', '/home/me/proj', 'Old chat', 1700000000000, 1700000060000)`,
+		`INSERT INTO workspaces VALUES ('/home/me/proj', 's1')`,
+		`INSERT INTO messages (id, session_id, seq, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context)
+		 VALUES ('m1', 's1', 1, 'user', 'How do goroutines leak?', 1700000000000, '', '', NULL, NULL, 0, NULL),
+		        ('m2', 's1', 2, 'assistant', 'A goroutine leaks when it blocks forever on a channel.', 1700000060000, 'openai', 'gpt-4.1-mini', 12, 11, 0, NULL)`,
+		fmt.Sprintf("PRAGMA application_id = %d", applicationID),
+		"PRAGMA user_version = 1",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMigrateFromV1(t *testing.T) {
+	if *update {
+		writeV1Fixture(t)
+	}
+	src, err := os.ReadFile(v1Fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tinychat.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var version int
+	if err := s.db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {
+		t.Fatalf("user_version = %d, %v; want %d", version, err, len(migrations))
+	}
+	msgs, err := s.Messages(ctx, "s1")
+	if err != nil || len(msgs) != 2 || msgs[1].Model != "gpt-4.1-mini" || msgs[1].Usage == nil || msgs[1].Usage.OutputTokens != 11 {
+		t.Fatalf("messages after migration: %+v, %v", msgs, err)
+	}
+	// Version 2 indexed the messages that were already there.
+	hits, err := s.Search(ctx, "channel", "")
+	if err != nil || len(hits) != 1 || hits[0].MessageID != "m2" {
+		t.Errorf("search after migration: %+v, %v", hits, err)
+	}
+	cur, err := s.Current(ctx, "/home/me/proj")
+	if err != nil || cur.ID != "s1" || cur.Title != "Old chat" || cur.MessageCount != 2 {
+		t.Errorf("current after migration: %+v, %v", cur, err)
+	}
+	if ok, err := s.IntegrityCheck(ctx); !ok || err != nil {
+		t.Errorf("integrity: %v %v", ok, err)
 	}
 }
