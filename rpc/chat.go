@@ -70,12 +70,10 @@ func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, erro
 		s.mu.Unlock()
 	}()
 
-	enc := newDeltaEncoder(req.ID, turn.SessionID, turn.MessageID)
-	res, text, err := turn.Run(ctx, func(text string) {
-		if err := s.stream.writeFrame(enc.encode(text)); err != nil {
-			s.log.Debug("could not send chat/delta", "error", err)
-		}
-	})
+	out := newRelay(s.stream, newDeltaEncoder(req.ID, turn.SessionID, turn.MessageID))
+	res, text, err := turn.Run(ctx, out.add)
+	// Every delta goes out before the response, whatever it is.
+	out.flush()
 	if err != nil {
 		return nil, err
 	}

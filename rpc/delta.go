@@ -21,16 +21,16 @@ func newDeltaEncoder(requestID jsonrpc2.ID, sessionID, messageID string) *deltaE
 	p := []byte(`{"jsonrpc":"2.0","method":"chat/delta","params":{"requestId":`)
 	p = append(p, id...)
 	p = append(p, `,"sessionId":`...)
-	p = appendJSONString(p, sessionID)
+	p = appendJSONString(p, []byte(sessionID))
 	p = append(p, `,"messageId":`...)
-	p = appendJSONString(p, messageID)
+	p = appendJSONString(p, []byte(messageID))
 	p = append(p, `,"seq":`...)
 	return &deltaEncoder{prefix: p}
 }
 
 // encode returns the next notification carrying text. The slice is reused
 // by the next call.
-func (e *deltaEncoder) encode(text string) []byte {
+func (e *deltaEncoder) encode(text []byte) []byte {
 	b := append(e.buf[:0], e.prefix...)
 	b = strconv.AppendInt(b, int64(e.seq), 10)
 	b = append(b, `,"text":`...)
@@ -46,7 +46,7 @@ const hex = "0123456789abcdef"
 // appendJSONString appends s as a JSON string, escaped as encoding/json
 // does: quotes, backslashes and control characters, <, > and & for HTML
 // safety, U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString(b, s []byte) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -66,6 +66,10 @@ func appendJSONString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
@@ -73,7 +77,7 @@ func appendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)

