@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -310,5 +311,87 @@ func TestHistoryCommands(t *testing.T) {
 	}
 	if _, errOut, code := runCmd(command(t, env, "ask", "--continue", "nope", "hi"), ""); code != 1 || !strings.Contains(errOut, "nope") {
 		t.Errorf("--continue with a missing session: exit %d, %q", code, errOut)
+	}
+}
+
+// TestMalformedInputToTheBinary sends each kind of bad input to the real
+// daemon, each followed by a good request that must be answered.
+func TestMalformedInputToTheBinary(t *testing.T) {
+	frame := func(body string) string { return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body) }
+	good := func(id int) string {
+		// A workspace each: two replies at once in one session would be -32005.
+		return frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"chat/send","params":{"message":"ok %d","workspace":"/w/%d"}}`, id, id, id))
+	}
+	bad := []struct {
+		input string
+		code  float64
+	}{
+		{frame("{this is not json"), -32700},
+		{frame(`{"jsonrpc":"2.0","id":"x","method":42}`), -32600},
+		{"Content-Type: text/plain\r\n\r\n", -32700},
+		{"Content-Length: many\r\n\r\n", -32700},
+		{frame(`"` + strings.Repeat("x", 2048) + `"`), -32600},
+		{frame(`{"jsonrpc":"2.0","id":"p","method":"chat/send","params":{"message":["not","a","string"]}}`), -32602},
+		{frame(`{"jsonrpc":"2.0","id":"m","method":"no/such/method"}`), -32601},
+	}
+	var input strings.Builder
+	for i, b := range bad {
+		input.WriteString(b.input + good(i))
+	}
+	cmd := command(t, nil, "--max-message-size", "1024")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, input.String())
+	r := bufio.NewReader(stdout)
+	answered := map[float64]bool{}
+	var codes []float64
+	for len(answered) < len(bad) {
+		n := 0
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("the daemon stopped: %v (answered %v, errors %v)", err, answered, codes)
+			}
+			if line == "\r\n" {
+				break
+			}
+			if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+				n, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		body := make([]byte, n)
+		io.ReadFull(r, body)
+		var m struct {
+			ID     any
+			Result *struct{ Text string }
+			Error  *struct{ Code float64 }
+		}
+		json.Unmarshal(body, &m)
+		switch {
+		case m.Result != nil:
+			answered[m.ID.(float64)] = true
+			if want := fmt.Sprintf("ok %v", m.ID); m.Result.Text != want {
+				t.Errorf("answer %q, want %q", m.Result.Text, want)
+			}
+		case m.Error != nil:
+			codes = append(codes, m.Error.Code)
+		}
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	// chat/send is served in the background, so its errors may come later.
+	var want []float64
+	for _, b := range bad {
+		want = append(want, b.code)
+	}
+	slices.Sort(codes)
+	slices.Sort(want)
+	if !slices.Equal(codes, want) {
+		t.Errorf("error codes %v, want %v", codes, want)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,18 +26,21 @@ type proc struct {
 	stdin io.WriteCloser
 
 	mu      sync.Mutex
+	stdout  bytes.Buffer // everything the daemon wrote, in order
+	stderr  bytes.Buffer
 	next    int
 	waiting map[int]chan json.RawMessage
 	deltas  map[int]*strings.Builder
 	exited  chan struct{}
 }
 
-func startProc(t *testing.T, env map[string]string) *proc {
+func startProc(t *testing.T, env map[string]string, args ...string) *proc {
 	t.Helper()
-	cmd := command(t, env, "--jsonl")
+	cmd := command(t, env, append([]string{"--jsonl"}, args...)...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	p := &proc{t: t, cmd: cmd, stdin: stdin, waiting: map[int]chan json.RawMessage{}, deltas: map[int]*strings.Builder{}, exited: make(chan struct{})}
+	cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +59,8 @@ func startProc(t *testing.T, env map[string]string) *proc {
 			}
 			json.Unmarshal(sc.Bytes(), &m)
 			p.mu.Lock()
+			p.stdout.Write(sc.Bytes())
+			p.stdout.WriteByte('\n')
 			switch {
 			case m.Method == "chat/delta":
 				b := p.deltas[m.Params.RequestID]
@@ -117,6 +123,25 @@ func (p *proc) call(method string, params, result any) {
 	case <-time.After(30 * time.Second):
 		p.t.Fatalf("%s: no response", method)
 	}
+}
+
+// lockedWriter is an io.Writer shared with the goroutine that reads stdout.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// output returns what the daemon wrote so far on stdout and stderr.
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String() + p.stderr.String()
 }
 
 func (p *proc) streamed(id int) string {

@@ -78,6 +78,20 @@ func TestRetry(t *testing.T) {
 			wantErr: &Error{Status: 401, Type: "authentication_error"}, wantReqs: 1,
 		},
 		{
+			name: "403", provider: "openai",
+			replies: func(*testing.T) []reply {
+				return []reply{{status: 403, body: `{"error":{"message":"Project does not have access to model","type":"invalid_request_error","code":"model_not_found"}}`}}
+			},
+			wantErr: &Error{Status: 403, Type: "invalid_request_error"}, wantReqs: 1,
+		},
+		{
+			name: "500 then success", provider: "openai",
+			replies: func(t *testing.T) []reply {
+				return []reply{{status: 500, body: `{"error":{"message":"The server had an error","type":"server_error"}}`}, file(t, "openai_stream.sse")}
+			},
+			wantText: "Hello! How can I help you today?", wantReqs: 2, wantWaits: 1,
+		},
+		{
 			name: "404", provider: "mistral",
 			replies: func(*testing.T) []reply { return []reply{{status: 404, body: `{"detail":"Not Found"}`}} },
 			wantErr: &Error{Status: 404}, wantReqs: 1,

@@ -20,7 +20,8 @@ import (
 // Mistral's flavour of it at MistralBaseURL, and Anthropic Messages at
 // AnthropicBaseURL. A reply is chosen by the last user message:
 //
-//   - "error <status> <message>": an HTTP error with the provider's error body;
+//   - "error <status> <message>": an HTTP error with the provider's error body,
+//     where $KEY in the message stands for the API key the request carried;
 //   - "slow <n>": n deltas "w0 ", "w1 ", ... paced by Pace (default 50ms);
 //   - "stall": one delta, then nothing until the client goes away;
 //   - anything else: the message echoed back word by word.
@@ -114,7 +115,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 	switch {
 	case len(fields) >= 2 && fields[0] == "error":
 		status, _ := strconv.Atoi(fields[1])
-		writeError(w, f, status, "test_error", strings.Join(fields[2:], " "))
+		// Some providers quote the key they were given in their errors.
+		key := strings.TrimPrefix(req.Auth, "Bearer ")
+		writeError(w, f, status, "test_error", strings.ReplaceAll(strings.Join(fields[2:], " "), "$KEY", key))
 		return
 	case len(fields) == 2 && fields[0] == "slow":
 		n, _ := strconv.Atoi(fields[1])
