@@ -1,0 +1,233 @@
+// The chat webview's script (bundled to dist/chat.js): draws the transcript
+// the extension sends, renders replies as Markdown while they stream, and
+// sends the prompt box back.
+
+import type { FromWebview, Item, PanelCommand, ToWebview } from '../src/messages';
+import { renderMarkdown } from './markdown';
+
+interface VsCodeApi {
+	postMessage(msg: FromWebview): void;
+	getState(): { draft?: string } | undefined;
+	setState(state: { draft?: string }): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const transcript = byId<HTMLElement>('transcript');
+const title = byId<HTMLElement>('title');
+const model = byId<HTMLButtonElement>('model');
+const form = byId<HTMLFormElement>('prompt');
+const input = byId<HTMLTextAreaElement>('input');
+const sendButton = byId<HTMLButtonElement>('send');
+const stopButton = byId<HTMLButtonElement>('stop');
+
+/** Items by id, with their elements and what is still to be drawn. */
+const items = new Map<string, { item: Item; el: HTMLElement; dirty: boolean }>();
+let streaming = false;
+let frame = 0;
+
+function byId<T extends HTMLElement>(id: string): T {
+	return document.getElementById(id) as T;
+}
+
+function post(msg: FromWebview): void {
+	vscode.postMessage(msg);
+}
+
+input.value = vscode.getState()?.draft ?? '';
+
+form.addEventListener('submit', (e) => {
+	e.preventDefault();
+	submit();
+});
+
+input.addEventListener('keydown', (e) => {
+	if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+		e.preventDefault();
+		submit();
+	} else if (e.key === 'Escape' && streaming) {
+		e.preventDefault();
+		post({ type: 'cancel' });
+	}
+});
+
+input.addEventListener('input', () => vscode.setState({ draft: input.value }));
+
+stopButton.addEventListener('click', () => post({ type: 'cancel' }));
+
+for (const b of document.querySelectorAll<HTMLButtonElement>('[data-command]')) {
+	b.addEventListener('click', () => post({ type: 'command', command: b.dataset.command as PanelCommand }));
+}
+
+function submit(): void {
+	const text = input.value;
+	if (streaming || !text.trim()) {
+		return;
+	}
+	input.value = '';
+	vscode.setState({ draft: '' });
+	post({ type: 'send', text });
+}
+
+window.addEventListener('message', (e: MessageEvent<ToWebview>) => {
+	const msg = e.data;
+	switch (msg.type) {
+		case 'reset':
+			items.clear();
+			transcript.replaceChildren();
+			title.textContent = msg.title;
+			model.textContent = msg.model;
+			for (const item of msg.items) {
+				add(item);
+			}
+			setStreaming(msg.streaming);
+			flush();
+			transcript.scrollTop = transcript.scrollHeight;
+			return;
+		case 'add':
+			add(msg.item);
+			flush();
+			return;
+		case 'append': {
+			const entry = items.get(msg.id);
+			if (entry) {
+				entry.item.text += msg.text;
+				entry.dirty = true;
+				schedule();
+			}
+			return;
+		}
+		case 'update': {
+			const entry = items.get(msg.item.id);
+			if (entry) {
+				entry.item = msg.item;
+				entry.dirty = true;
+				flush();
+			}
+			return;
+		}
+		case 'streaming':
+			setStreaming(msg.streaming);
+			return;
+		case 'title':
+			title.textContent = msg.title;
+			return;
+		case 'model':
+			model.textContent = msg.label;
+			return;
+		case 'restorePrompt':
+			if (!input.value.trim()) {
+				input.value = msg.text;
+				vscode.setState({ draft: msg.text });
+			}
+			focusInput();
+			return;
+		case 'focus':
+			input.focus();
+			return;
+	}
+});
+
+function setStreaming(on: boolean): void {
+	streaming = on;
+	sendButton.hidden = on;
+	stopButton.hidden = !on;
+	document.body.classList.toggle('streaming', on);
+	if (!on) {
+		focusInput();
+	}
+}
+
+/** focusInput puts the cursor in the prompt box, unless the user is elsewhere: taking focus would close their quick pick. */
+function focusInput(): void {
+	if (document.hasFocus()) {
+		input.focus();
+	}
+}
+
+function add(item: Item): void {
+	const el = document.createElement('article');
+	transcript.querySelector('.empty')?.remove();
+	transcript.append(el);
+	items.set(item.id, { item, el, dirty: true });
+}
+
+/** schedule draws the changed items at the next frame: many deltas, one render. */
+function schedule(): void {
+	if (!frame) {
+		frame = requestAnimationFrame(flush);
+	}
+}
+
+function flush(): void {
+	if (frame) {
+		cancelAnimationFrame(frame);
+		frame = 0;
+	}
+	const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+	for (const entry of items.values()) {
+		if (entry.dirty) {
+			draw(entry.el, entry.item);
+			entry.dirty = false;
+		}
+	}
+	if (items.size === 0 && !transcript.querySelector('.empty')) {
+		const empty = document.createElement('p');
+		empty.className = 'empty';
+		empty.textContent = 'Ask anything. Replies stream here, and the session is shared with every editor that uses tinychat in this folder.';
+		transcript.append(empty);
+	}
+	if (atBottom) {
+		transcript.scrollTop = transcript.scrollHeight;
+	}
+}
+
+function draw(el: HTMLElement, item: Item): void {
+	el.className = `message ${item.role}`;
+	el.classList.toggle('streaming', !!item.streaming);
+	el.classList.toggle('interrupted', !!item.interrupted);
+	el.dataset.role = item.role;
+
+	const head = document.createElement('div');
+	head.className = 'who';
+	head.textContent = item.role === 'user' ? 'You' : item.role === 'error' ? 'Error' : 'tinychat';
+	if (item.meta) {
+		const meta = document.createElement('span');
+		meta.className = 'meta';
+		meta.textContent = item.meta;
+		head.append(meta);
+	}
+
+	const body = document.createElement('div');
+	body.className = 'body';
+	if (item.role === 'assistant') {
+		body.classList.add('markdown');
+		body.innerHTML = renderMarkdown(item.text);
+	} else {
+		body.textContent = item.text;
+	}
+
+	const parts: HTMLElement[] = [head];
+	if (item.context?.length) {
+		const ctx = document.createElement('div');
+		ctx.className = 'context';
+		for (const label of item.context) {
+			const chip = document.createElement('span');
+			chip.className = 'chip';
+			chip.textContent = label;
+			ctx.append(chip);
+		}
+		parts.push(ctx);
+	}
+	parts.push(body);
+	if (item.interrupted) {
+		const note = document.createElement('div');
+		note.className = 'note';
+		note.textContent = 'Interrupted: this reply was cut short.';
+		parts.push(note);
+	}
+	el.replaceChildren(...parts);
+}
+
+flush();
+post({ type: 'ready' });

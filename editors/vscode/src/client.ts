@@ -1,0 +1,398 @@
+// The daemon: one `tinychat` process per window, spoken to with
+// vscode-jsonrpc over its stdio (LSP Content-Length framing). No vscode
+// import, so node tests drive it against the real binary.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import * as path from 'node:path';
+import * as rpc from 'vscode-jsonrpc/node';
+
+import type {
+	ChatDefaults,
+	Delta,
+	ExportFormat,
+	InitializeResult,
+	Message,
+	ProviderInfo,
+	SendParams,
+	SendResult,
+	Session,
+} from './protocol';
+
+export * from './protocol';
+export { CancellationTokenSource, ResponseError, type CancellationToken } from 'vscode-jsonrpc/node';
+
+/** ClientOptions says how to start the daemon and where its output goes. */
+export interface ClientOptions {
+	/** The daemon binary: a path, or a name looked up on PATH. */
+	command: string;
+	args?: string[];
+	env?: NodeJS.ProcessEnv;
+	cwd?: string;
+	/** The workspace whose sessions this window uses: a folder URI or an absolute path. */
+	workspace?: string;
+	/** Defaults the daemon applies to every chat/send that does not override them. */
+	initializationOptions?: ChatDefaults;
+	/** Receives the daemon's stderr (its log) as it arrives. */
+	onLog?: (text: string) => void;
+	/** Told when the daemon exits without being asked to; the next call starts a new one. */
+	onCrash?: (crash: Crash) => void;
+}
+
+/** Crash describes a daemon that exited without being asked to. */
+export interface Crash {
+	pid: number;
+	code: number | null;
+	signal: NodeJS.Signals | null;
+	/** The last lines the daemon wrote to stderr. */
+	stderr: string;
+	/** A sentence for the user. */
+	message: string;
+}
+
+/** DaemonError is a daemon that could not start or exited while a call was waiting on it. */
+export class DaemonError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = 'DaemonError';
+	}
+}
+
+/** SendOptions are the editor's side of one chat/send. */
+export interface SendOptions {
+	/** Called for each chat/delta of this reply, in order. */
+	onDelta?: (delta: Delta) => void;
+	/** Cancelling it sends $/cancelRequest; the send then rejects with a ResponseError of code -32800. */
+	token?: rpc.CancellationToken;
+}
+
+const stderrTailSize = 4000;
+
+/** vscode-jsonrpc's own error codes for a connection that broke under a call. */
+const brokenConnection = new Set<number>([
+	rpc.ErrorCodes.MessageWriteError,
+	rpc.ErrorCodes.PendingResponseRejected,
+	rpc.ErrorCodes.ConnectionInactive,
+]);
+
+/** One running daemon process and its connection. */
+class Daemon {
+	readonly conn: rpc.MessageConnection;
+	/** Settles when the process has exited and its pipes are closed. */
+	readonly closed: Promise<Crash>;
+	/** Rejects once the process is gone, for racing against calls. */
+	readonly gone: Promise<never>;
+	/** Set while a chat/send is being written: receives its request id. */
+	claim?: (id: number | string) => void;
+	readonly routes = new Map<number | string, (d: Delta) => void>();
+	stopping = false;
+	initialized = false;
+	private stderrTail = '';
+
+	constructor(
+		readonly proc: ChildProcess,
+		onLog: ((text: string) => void) | undefined,
+	) {
+		const sender: rpc.CancellationSenderStrategy = {
+			// vscode-jsonrpc calls this with each request as it is sent: the
+			// only place that tells a chat/send's id, which its chat/delta
+			// notifications carry as requestId.
+			enableCancellation: (req) => {
+				if (req.method === 'chat/send' && this.claim && req.id !== null) {
+					this.claim(req.id);
+					this.claim = undefined;
+				}
+			},
+			sendCancellation: (conn, id) => rpc.CancellationSenderStrategy.Message.sendCancellation(conn, id),
+			cleanup: (id) => rpc.CancellationSenderStrategy.Message.cleanup(id),
+		};
+		this.conn = rpc.createMessageConnection(
+			new rpc.StreamMessageReader(proc.stdout!),
+			new rpc.StreamMessageWriter(proc.stdin!),
+			undefined,
+			{ cancellationStrategy: { receiver: rpc.CancellationReceiverStrategy.Message, sender } },
+		);
+		this.conn.onNotification('chat/delta', (d: Delta) => this.routes.get(d.requestId)?.(d));
+		// The daemon also writes these lines to stderr, which onLog gets.
+		this.conn.onNotification('window/logMessage', () => undefined);
+		this.conn.onError(() => undefined);
+		// A daemon whose stdout closed can answer nothing: end it, so that
+		// calls waiting on it settle (through gone) and the next call starts
+		// a new one.
+		this.conn.onClose(() => {
+			if (!this.stopping && proc.exitCode === null && proc.signalCode === null) {
+				proc.kill('SIGKILL');
+			}
+		});
+		// A write to a daemon that just died must not crash the extension host.
+		proc.stdin!.on('error', () => undefined);
+
+		proc.stderr!.setEncoding('utf8');
+		proc.stderr!.on('data', (chunk: string) => {
+			this.stderrTail = (this.stderrTail + chunk).slice(-stderrTailSize);
+			onLog?.(chunk);
+		});
+
+		this.closed = new Promise<Crash>((resolve) => {
+			let spawnError: Error | undefined;
+			proc.on('error', (err) => {
+				// Only a process that never started: a failed kill() also lands here.
+				if (proc.pid === undefined) {
+					spawnError = err;
+					resolve(this.crash(null, null, spawnError));
+				}
+			});
+			proc.on('close', (code, signal) => resolve(this.crash(code, signal, spawnError)));
+		});
+		this.gone = this.closed.then((c) => {
+			throw new DaemonError(c.message);
+		});
+		this.gone.catch(() => undefined);
+		// After the calls waiting on this daemon have been told by gone.
+		this.closed.then(() => setTimeout(() => this.conn.dispose(), 0));
+		this.conn.listen();
+	}
+
+	private crash(code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): Crash {
+		const stderr = this.stderrTail.trim().split('\n').slice(-10).join('\n');
+		let message: string;
+		if (spawnError) {
+			message = `could not start the tinychat daemon "${this.proc.spawnfile}": ${spawnError.message}`;
+		} else {
+			const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+			message = `the tinychat daemon (pid ${this.proc.pid}) ${how}`;
+			// A daemon that exits on its own says why last.
+			const last = signal ? '' : stderr.split('\n').pop();
+			if (last) {
+				message += `: ${last}`;
+			}
+		}
+		return { pid: this.proc.pid ?? 0, code, signal, stderr, message };
+	}
+
+	/** call sends a request and waits for its answer or the daemon's end. */
+	call<R>(method: string, params?: object, token?: rpc.CancellationToken): Promise<R> {
+		let p: Promise<R>;
+		try {
+			if (params === undefined) {
+				p = this.conn.sendRequest<R>(method);
+			} else if (token) {
+				p = this.conn.sendRequest<R>(method, params, token);
+			} else {
+				// Never pass an undefined token: vscode-jsonrpc would send [params, null].
+				p = this.conn.sendRequest<R>(method, params);
+			}
+		} catch {
+			// The connection closed: the daemon is exiting, and gone says how.
+			return this.gone;
+		}
+		return Promise.race([p, this.gone]).catch(async (err) => {
+			if (err instanceof rpc.ResponseError && brokenConnection.has(err.code)) {
+				// vscode-jsonrpc could not write or lost the connection: the
+				// daemon is exiting; say how, if it does so soon.
+				const crash = await Promise.race([this.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000).unref())]);
+				if (crash) {
+					throw new DaemonError(crash.message);
+				}
+			}
+			throw err;
+		});
+	}
+}
+
+/**
+ * Client owns the daemon process: it starts it on first use, restarts it
+ * on the next use after a crash (telling onCrash), and stops it cleanly.
+ */
+export class Client {
+	private daemon?: Daemon;
+	private starting?: Promise<Daemon>;
+	private disposed = false;
+	private initResult?: InitializeResult;
+
+	constructor(private readonly opts: ClientOptions) {}
+
+	/** The running daemon's process id, if one runs. */
+	get pid(): number | undefined {
+		return this.daemon?.proc.pid;
+	}
+
+	/** What the running daemon answered to initialize. */
+	get serverInfo(): InitializeResult | undefined {
+		return this.initResult;
+	}
+
+	/** start starts the daemon unless one runs, and initializes it. */
+	async start(): Promise<InitializeResult> {
+		await this.ready();
+		return this.initResult!;
+	}
+
+	private ready(): Promise<Daemon> {
+		if (this.disposed) {
+			return Promise.reject(new DaemonError('the tinychat client was stopped'));
+		}
+		if (this.daemon) {
+			return Promise.resolve(this.daemon);
+		}
+		if (!this.starting) {
+			this.starting = this.launch().finally(() => {
+				this.starting = undefined;
+			});
+		}
+		return this.starting;
+	}
+
+	private async launch(): Promise<Daemon> {
+		const o = this.opts;
+		const proc = spawn(o.command, o.args ?? [], {
+			cwd: o.cwd,
+			env: o.env ?? process.env,
+			stdio: ['pipe', 'pipe', 'pipe'],
+		});
+		const d = new Daemon(proc, o.onLog);
+		d.closed.then((crash) => {
+			if (this.daemon === d) {
+				this.daemon = undefined;
+			}
+			if (d.initialized && !d.stopping && !this.disposed) {
+				o.onCrash?.(crash);
+			}
+		});
+		const ws = o.workspace ? workspaceURI(o.workspace) : null;
+		let res: InitializeResult;
+		try {
+			res = await d.call<InitializeResult>('initialize', {
+				processId: process.pid,
+				clientInfo: { name: 'tinychat-vscode' },
+				rootUri: ws,
+				workspaceFolders: ws ? [{ uri: ws, name: path.basename(new URL(ws).pathname) }] : null,
+				capabilities: {},
+				initializationOptions: o.initializationOptions ?? {},
+			});
+			await d.conn.sendNotification('initialized', {});
+		} catch (err) {
+			d.stopping = true;
+			proc.kill('SIGKILL');
+			if (err instanceof DaemonError) {
+				throw err;
+			}
+			throw new DaemonError(`the tinychat daemon did not initialize: ${errorMessage(err)}`);
+		}
+		d.initialized = true;
+		this.initResult = res;
+		this.daemon = d;
+		return d;
+	}
+
+	private async call<R>(method: string, params?: object): Promise<R> {
+		const d = await this.ready();
+		return d.call<R>(method, params);
+	}
+
+	/**
+	 * send asks for a reply, streaming it to onDelta, and resolves with the
+	 * whole reply. It rejects with a ResponseError (code -32800 when
+	 * cancelled, -32001 when the provider failed) or a DaemonError.
+	 */
+	async send(params: SendParams, opts: SendOptions = {}): Promise<SendResult> {
+		const d = await this.ready();
+		let id: number | string | undefined;
+		d.claim = (reqId) => {
+			id = reqId;
+			if (opts.onDelta) {
+				d.routes.set(reqId, opts.onDelta);
+			}
+		};
+		try {
+			return await d.call<SendResult>('chat/send', params, opts.token);
+		} finally {
+			d.claim = undefined;
+			if (id !== undefined) {
+				d.routes.delete(id);
+			}
+		}
+	}
+
+	/** cancelSession stops the reply streaming in a session (chat/cancel). */
+	async cancelSession(sessionId: string): Promise<void> {
+		await this.daemon?.conn.sendNotification('chat/cancel', { sessionId });
+	}
+
+	async listSessions(workspace?: string): Promise<Session[]> {
+		const res = await this.call<{ sessions: Session[] }>('session/list', { workspace });
+		return res.sessions;
+	}
+
+	newSession(params: { workspace?: string; title?: string } = {}): Promise<Session> {
+		return this.call<Session>('session/new', params);
+	}
+
+	getSession(sessionId: string): Promise<{ session: Session; messages: Message[] }> {
+		return this.call('session/get', { sessionId });
+	}
+
+	exportSession(params: { sessionId?: string; workspace?: string; format: ExportFormat }): Promise<{ format: ExportFormat; content: string }> {
+		return this.call('session/export', params);
+	}
+
+	async listProviders(): Promise<ProviderInfo[]> {
+		const res = await this.call<{ providers: ProviderInfo[] }>('providers/list', {});
+		return res.providers;
+	}
+
+	async listModels(provider: string): Promise<string[]> {
+		const res = await this.call<{ models: string[] }>('models/list', { provider });
+		return res.models;
+	}
+
+	/**
+	 * stop asks the daemon to shut down (its streaming replies are saved as
+	 * interrupted) and kills it if it has not exited within timeoutMs.
+	 */
+	async stop(timeoutMs = 3000): Promise<void> {
+		const d = this.daemon ?? (await this.starting?.catch(() => undefined));
+		this.daemon = undefined;
+		if (!d) {
+			return;
+		}
+		d.stopping = true;
+		const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
+		try {
+			const answered = await Promise.race([d.call('shutdown'), timer]);
+			if (answered !== 'timeout') {
+				await d.conn.sendNotification('exit');
+			}
+		} catch {
+			// Already gone, or not answering: the kill below settles it.
+		}
+		if ((await Promise.race([d.closed, timer])) === 'timeout') {
+			d.proc.kill('SIGKILL');
+			await d.closed;
+		}
+	}
+
+	/** dispose stops the daemon and refuses further calls. */
+	async dispose(): Promise<void> {
+		this.disposed = true;
+		await this.stop();
+	}
+}
+
+/** workspaceURI turns an absolute path or a URI into a URI string. */
+export function workspaceURI(ws: string): string {
+	return /^[a-z][a-z0-9+.-]*:\/\//i.test(ws) ? ws : pathToFileURL(ws).href;
+}
+
+/** isCancelled tells whether err is a chat/send answered as cancelled. */
+export function isCancelled(err: unknown): err is rpc.ResponseError<{ sessionId: string; messageId: string; text: string }> {
+	return err instanceof rpc.ResponseError && err.code === -32800;
+}
+
+/** errorMessage is the sentence to show for an error from the client. */
+export function errorMessage(err: unknown): string {
+	if (err instanceof Error) {
+		return err.message;
+	}
+	return String(err);
+}

@@ -1,0 +1,43 @@
+// Messages between the extension (src/panel.ts) and the chat webview
+// (media/chat.ts). Types only: both sides import them.
+
+/** Item is one entry of the transcript the webview shows. */
+export interface Item {
+	/** Unique within the panel. */
+	id: string;
+	role: 'user' | 'assistant' | 'error';
+	/** Markdown for assistant replies, plain text otherwise. */
+	text: string;
+	/** Labels of the context sent with a user message ("main.go:10-20"). */
+	context?: string[];
+	/** Who answered ("openai · gpt-4o-mini"). */
+	meta?: string;
+	/** The reply is still streaming. */
+	streaming?: boolean;
+	/** The reply was cut short (cancelled, failed, or the daemon stopped). */
+	interrupted?: boolean;
+}
+
+/** The commands the panel's header buttons run. */
+export type PanelCommand = 'newSession' | 'sessions' | 'export' | 'selectModel';
+
+export type ToWebview =
+	/** Replace everything: a session was opened, or the webview (re)loaded. */
+	| { type: 'reset'; title: string; items: Item[]; streaming: boolean; model: string }
+	| { type: 'add'; item: Item }
+	/** Text streamed onto the end of an item. */
+	| { type: 'append'; id: string; text: string }
+	/** An item's final state. */
+	| { type: 'update'; item: Item }
+	| { type: 'streaming'; streaming: boolean }
+	| { type: 'title'; title: string }
+	| { type: 'model'; label: string }
+	/** Put text back in the prompt box (a message the daemon did not keep). */
+	| { type: 'restorePrompt'; text: string }
+	| { type: 'focus' };
+
+export type FromWebview =
+	| { type: 'ready' }
+	| { type: 'send'; text: string }
+	| { type: 'cancel' }
+	| { type: 'command'; command: PanelCommand };

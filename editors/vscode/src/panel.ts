@@ -1,0 +1,407 @@
+// The chat webview: the session's transcript, a prompt box, replies streamed
+// as they arrive. One transcript, shown in the editor panel
+// (tinychat.openChat), the sidebar view, or both.
+
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+
+import {
+	CancellationTokenSource,
+	DaemonError,
+	ResponseError,
+	errorMessage,
+	isCancelled,
+	type Client,
+	type ContextItem,
+	type Message,
+	type ProviderErrorData,
+} from './client';
+import { chatOptions, modelLabel, readSettings } from './config';
+import { contextLabel } from './context';
+import type { FromWebview, Item, PanelCommand, ToWebview } from './messages';
+
+const panelCommands: readonly PanelCommand[] = ['newSession', 'sessions', 'export', 'selectModel'];
+
+/** ChatPanel owns the transcript and every webview that shows it. */
+export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPanelSerializer, vscode.Disposable {
+	/** The editor panel's view type (also its serializer's). */
+	static readonly viewType = 'tinychat.chat';
+	/** The sidebar view's id (package.json "views"). */
+	static readonly viewId = 'tinychat.chatView';
+
+	private panel?: vscode.WebviewPanel;
+	/** Webviews that said they are ready, and so get every change. */
+	private readonly ready = new Set<vscode.Webview>();
+	private session?: { id: string; title: string };
+	private items: Item[] = [];
+	private loading?: Promise<boolean>;
+	private stream?: { cts: CancellationTokenSource };
+	/** Bumped whenever the transcript is replaced, so a late reply does not write into another session. */
+	private generation = 0;
+	private nextId = 0;
+	private readonly streamingChanged = new vscode.EventEmitter<boolean>();
+	/** Fires true when a reply starts streaming and false when it ends. */
+	readonly onDidChangeStreaming = this.streamingChanged.event;
+
+	constructor(
+		private readonly extensionUri: vscode.Uri,
+		private readonly client: () => Client,
+		private readonly workspace: string | undefined,
+	) {}
+
+	/** show opens the chat panel beside the editor, or reveals it. */
+	show(): void {
+		if (this.panel) {
+			this.panel.reveal(undefined, false);
+			this.post({ type: 'focus' });
+			return;
+		}
+		const panel = vscode.window.createWebviewPanel(ChatPanel.viewType, 'tinychat', vscode.ViewColumn.Beside, this.webviewOptions());
+		this.adopt(panel);
+	}
+
+	/** deserializeWebviewPanel restores the panel after a window reload. */
+	async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+		if (this.panel) {
+			panel.dispose();
+			return;
+		}
+		this.adopt(panel);
+	}
+
+	/** resolveWebviewView fills the sidebar view. */
+	resolveWebviewView(view: vscode.WebviewView): void {
+		this.attach(view.webview, view.onDidDispose, 'sidebar');
+	}
+
+	private adopt(panel: vscode.WebviewPanel): void {
+		this.panel = panel;
+		panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'icon.svg');
+		panel.onDidDispose(() => {
+			if (this.panel === panel) {
+				this.panel = undefined;
+			}
+		});
+		this.attach(panel.webview, panel.onDidDispose, 'panel');
+	}
+
+	private webviewOptions(): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+		return {
+			enableScripts: true,
+			localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')],
+		};
+	}
+
+	private attach(webview: vscode.Webview, onDidDispose: vscode.Event<void>, where: 'panel' | 'sidebar'): void {
+		webview.options = this.webviewOptions();
+		webview.html = this.html(webview, where);
+		const sub = webview.onDidReceiveMessage((msg: FromWebview) => this.receive(webview, msg));
+		onDidDispose(() => {
+			this.ready.delete(webview);
+			sub.dispose();
+		});
+	}
+
+	/** html is the webview's page; in the sidebar the view's title bar has the session actions. */
+	private html(webview: vscode.Webview, where: 'panel' | 'sidebar'): string {
+		const nonce = randomBytes(16).toString('hex');
+		const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'chat.js'));
+		const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'chat.css'));
+		const csp = [
+			"default-src 'none'",
+			`style-src ${webview.cspSource}`,
+			`script-src 'nonce-${nonce}'`,
+			`img-src ${webview.cspSource} https: data:`,
+			`font-src ${webview.cspSource}`,
+		].join('; ');
+		return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style}">
+<title>tinychat</title>
+</head>
+<body class="${where}">
+<header class="bar">
+	<span class="title" id="title">New chat</span>
+	<button type="button" class="link" id="model" data-command="selectModel" title="Choose the provider and model"></button>
+	<span class="actions">
+		<button type="button" class="icon" data-command="newSession" title="New session">New</button>
+		<button type="button" class="icon" data-command="sessions" title="Open a session">History</button>
+		<button type="button" class="icon" data-command="export" title="Export this session">Export</button>
+	</span>
+</header>
+<main id="transcript" role="log" aria-live="polite"></main>
+<form id="prompt">
+	<textarea id="input" rows="3" placeholder="Ask tinychat… (Enter sends, Shift+Enter adds a line)" aria-label="Message"></textarea>
+	<div class="buttons">
+		<button type="submit" id="send">Send</button>
+		<button type="button" id="stop" hidden>Stop</button>
+	</div>
+</form>
+<script nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+	}
+
+	private async receive(webview: vscode.Webview, msg: FromWebview): Promise<void> {
+		switch (msg.type) {
+			case 'ready':
+				this.ready.add(webview);
+				await this.load();
+				webview.postMessage(this.snapshot());
+				return;
+			case 'send':
+				if (msg.text.trim()) {
+					await this.send(msg.text);
+				}
+				return;
+			case 'cancel':
+				this.cancel();
+				return;
+			case 'command':
+				if (panelCommands.includes(msg.command)) {
+					await vscode.commands.executeCommand(`tinychat.${msg.command}`);
+				}
+				return;
+		}
+	}
+
+	private post(msg: ToWebview): void {
+		for (const w of this.ready) {
+			void w.postMessage(msg);
+		}
+	}
+
+	private snapshot(): ToWebview {
+		return {
+			type: 'reset',
+			title: this.title(),
+			items: this.items,
+			streaming: this.stream !== undefined,
+			model: modelLabel(readSettings()),
+		};
+	}
+
+	private title(): string {
+		return this.session?.title || 'New chat';
+	}
+
+	private newItem(item: Omit<Item, 'id'>): Item {
+		return { id: `i${++this.nextId}`, ...item };
+	}
+
+	/**
+	 * load shows the workspace's current session, once; false (with the
+	 * error in the transcript) when the daemon could not tell it.
+	 */
+	private load(): Promise<boolean> {
+		this.loading ??= (async () => {
+			try {
+				const sessions = await this.client().listSessions(this.workspace);
+				const current = sessions.find((s) => s.current);
+				if (current && !this.session && this.items.length === 0) {
+					await this.showSession(current.id);
+				}
+				return true;
+			} catch (err) {
+				this.loading = undefined;
+				this.addError(this.describe(err));
+				return false;
+			}
+		})();
+		return this.loading;
+	}
+
+	/** sessionId is the session the panel shows, if it has one yet. */
+	get sessionId(): string | undefined {
+		return this.session?.id;
+	}
+
+	/** refreshModel shows the model the settings now choose. */
+	refreshModel(): void {
+		this.post({ type: 'model', label: modelLabel(readSettings()) });
+	}
+
+	/**
+	 * send sends a message (with optional context) in the panel's session
+	 * and streams the reply into the transcript.
+	 */
+	async send(text: string, context?: ContextItem[]): Promise<void> {
+		if (this.stream) {
+			void vscode.window.showInformationMessage('tinychat is still replying: stop it first (tinychat: Stop Reply).');
+			return;
+		}
+		const cts = new CancellationTokenSource();
+		this.stream = { cts };
+		this.streamingChanged.fire(true);
+		this.post({ type: 'streaming', streaming: true });
+		try {
+			if (await this.load()) {
+				await this.exchange(text, context, cts);
+			} else {
+				this.post({ type: 'restorePrompt', text });
+			}
+		} finally {
+			this.stream = undefined;
+			cts.dispose();
+			this.streamingChanged.fire(false);
+			this.post({ type: 'streaming', streaming: false });
+		}
+	}
+
+	private async exchange(text: string, context: ContextItem[] | undefined, cts: CancellationTokenSource): Promise<void> {
+		const gen = this.generation;
+		const user = this.newItem({ role: 'user', text, context: context?.map(contextLabel) });
+		const reply = this.newItem({ role: 'assistant', text: '', streaming: true });
+		this.items.push(user, reply);
+		this.post({ type: 'add', item: user });
+		this.post({ type: 'add', item: reply });
+		const live = () => gen === this.generation;
+		const client = this.client();
+		try {
+			const res = await client.send(
+				{ message: text, sessionId: this.session?.id, workspace: this.workspace, context, ...chatOptions(readSettings()) },
+				{
+					token: cts.token,
+					onDelta: (d) => {
+						if (!live()) {
+							return;
+						}
+						this.adoptSession(d.sessionId, text);
+						reply.text += d.text;
+						this.post({ type: 'append', id: reply.id, text: d.text });
+					},
+				},
+			);
+			if (!live()) {
+				return;
+			}
+			this.adoptSession(res.sessionId, text);
+			Object.assign(reply, { text: res.text, meta: `${res.provider} · ${res.model}`, streaming: false });
+			this.post({ type: 'update', item: reply });
+			void this.refreshTitle(client, res.sessionId);
+		} catch (err) {
+			if (!live()) {
+				return;
+			}
+			reply.streaming = false;
+			if (isCancelled(err)) {
+				const data = err.data as { sessionId?: string; text?: string } | undefined;
+				if (data?.sessionId) {
+					this.adoptSession(data.sessionId, text);
+				}
+				reply.text = data?.text ?? reply.text;
+				reply.interrupted = true;
+				this.post({ type: 'update', item: reply });
+				return;
+			}
+			if (reply.text) {
+				reply.interrupted = true;
+				this.post({ type: 'update', item: reply });
+				this.addError(this.describe(err));
+			} else {
+				this.items.splice(this.items.indexOf(reply), 1);
+				this.addError(this.describe(err), reply.id);
+			}
+			// The daemon keeps no message that got no reply: offer it again.
+			const data = err instanceof ResponseError ? (err.data as ProviderErrorData | undefined) : undefined;
+			if (!reply.text && (data?.userMessage || err instanceof DaemonError)) {
+				this.post({ type: 'restorePrompt', text: data?.userMessage ?? text });
+			}
+		}
+	}
+
+	/** addError shows an error in the transcript, in place of item `replace` if given. */
+	private addError(text: string, replace?: string): void {
+		const item = this.newItem({ role: 'error', text });
+		if (replace) {
+			item.id = replace;
+			this.items.push(item);
+			this.post({ type: 'update', item });
+			return;
+		}
+		this.items.push(item);
+		this.post({ type: 'add', item });
+	}
+
+	private describe(err: unknown): string {
+		if (err instanceof DaemonError) {
+			if (/could not start/.test(err.message)) {
+				return `${err.message}. Install tinychat, or set "tinychat.path" to the daemon binary.`;
+			}
+			return `${err.message}. It starts again with the next message.`;
+		}
+		return errorMessage(err);
+	}
+
+	private adoptSession(id: string, firstMessage: string): void {
+		if (this.session?.id === id) {
+			return;
+		}
+		this.session = { id, title: firstMessage.replace(/\s+/g, ' ').trim().slice(0, 60) };
+		this.post({ type: 'title', title: this.title() });
+	}
+
+	private async refreshTitle(client: Client, id: string): Promise<void> {
+		try {
+			const s = (await client.listSessions(this.workspace)).find((x) => x.id === id);
+			if (s && this.session?.id === id && s.title) {
+				this.session.title = s.title;
+				this.post({ type: 'title', title: s.title });
+			}
+		} catch {
+			// The title is cosmetic; the next load shows it.
+		}
+	}
+
+	/** cancel stops the streaming reply; false when none streams. */
+	cancel(): boolean {
+		if (!this.stream) {
+			return false;
+		}
+		this.stream.cts.cancel();
+		return true;
+	}
+
+	/** newSession starts a new session (and makes it the workspace's current one). */
+	async newSession(): Promise<void> {
+		this.cancel();
+		const s = await this.client().newSession({ workspace: this.workspace });
+		this.replace({ id: s.id, title: s.title }, []);
+	}
+
+	/** open shows a stored session; the next message continues it. */
+	async open(sessionId: string): Promise<void> {
+		this.cancel();
+		await this.showSession(sessionId);
+	}
+
+	private async showSession(sessionId: string): Promise<void> {
+		const { session, messages } = await this.client().getSession(sessionId);
+		this.replace({ id: session.id, title: session.title }, messages.map((m) => this.toItem(m)));
+	}
+
+	private replace(session: { id: string; title: string }, items: Item[]): void {
+		this.generation++;
+		this.session = session;
+		this.items = items;
+		this.post(this.snapshot());
+	}
+
+	private toItem(m: Message): Item {
+		if (m.role === 'user') {
+			return this.newItem({ role: 'user', text: m.content, context: m.context?.map(contextLabel) });
+		}
+		const meta = [m.provider, m.model].filter(Boolean).join(' · ') || undefined;
+		return this.newItem({ role: 'assistant', text: m.content, meta, interrupted: m.interrupted });
+	}
+
+	dispose(): void {
+		this.cancel();
+		this.panel?.dispose();
+		this.streamingChanged.dispose();
+	}
+}

@@ -1,0 +1,140 @@
+// The daemon's JSON-RPC protocol (shared/DESIGN.md "Methods"), as the
+// extension uses it. Plain types only: no vscode import, so node tests can
+// use them.
+
+/** Error codes the daemon answers with. */
+export const ErrorCode = {
+	/** The request was cancelled; data is {@link CancelledData}. */
+	Cancelled: -32800,
+	/** The provider failed; data is {@link ProviderErrorData}. */
+	ProviderFailed: -32001,
+	/** The provider has no key; data is `{provider, env}`. */
+	NotConfigured: -32002,
+	/** No such session; data is `{sessionId}`. */
+	NoSession: -32004,
+	/** The session is already streaming a reply; data is `{sessionId}`. */
+	SessionBusy: -32005,
+	/** Missing or wrong params; data names the field. */
+	InvalidParams: -32602,
+} as const;
+
+/** Defaults given in `initialize`'s `initializationOptions`. */
+export interface ChatDefaults {
+	provider?: string;
+	model?: string;
+	temperature?: number;
+	maxTokens?: number;
+	system?: string;
+}
+
+export interface InitializeResult {
+	serverInfo: { name: string; version?: string };
+	protocolVersion: number;
+	capabilities: {
+		chat: {
+			providers: string[];
+			exportFormats: string[];
+			cancel: boolean;
+			streaming: string;
+		};
+	};
+}
+
+export interface Position {
+	line: number;
+	character: number;
+}
+
+export interface Range {
+	start: Position;
+	end: Position;
+}
+
+/** Quoted material sent ahead of a message (a selection, a file). */
+export interface ContextItem {
+	uri: string;
+	text: string;
+	languageId?: string;
+	range?: Range;
+}
+
+export interface SendParams extends ChatDefaults {
+	message: string;
+	sessionId?: string;
+	workspace?: string;
+	context?: ContextItem[];
+}
+
+export interface Usage {
+	inputTokens: number;
+	outputTokens: number;
+}
+
+export interface SendResult {
+	sessionId: string;
+	messageId: string;
+	text: string;
+	provider: string;
+	model: string;
+	stopReason: 'end' | 'max_tokens' | 'cancelled' | 'error';
+	usage: Usage;
+}
+
+/** The params of a `chat/delta` notification. */
+export interface Delta {
+	requestId: number | string;
+	sessionId: string;
+	messageId: string;
+	seq: number;
+	text: string;
+}
+
+/** The data of a -32800 answer: the reply as far as it got. */
+export interface CancelledData {
+	sessionId: string;
+	messageId: string;
+	text: string;
+}
+
+/** The data of a -32001 answer. */
+export interface ProviderErrorData {
+	provider: string;
+	status: number;
+	type: string;
+	message: string;
+	retryable: boolean;
+	retryAfter?: number;
+	/** The user's message, when it was not kept because no text arrived. */
+	userMessage?: string;
+}
+
+export interface Session {
+	id: string;
+	workspace: string;
+	title: string;
+	createdAt: string;
+	updatedAt: string;
+	messageCount: number;
+	current: boolean;
+}
+
+export interface Message {
+	id: string;
+	role: 'user' | 'assistant';
+	content: string;
+	createdAt: string;
+	provider?: string;
+	model?: string;
+	usage?: Usage;
+	interrupted?: boolean;
+	context?: ContextItem[];
+}
+
+export type ExportFormat = 'text' | 'markdown' | 'json';
+
+export interface ProviderInfo {
+	name: string;
+	configured: boolean;
+	defaultModel: string;
+	baseUrl: string;
+}

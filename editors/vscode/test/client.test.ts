@@ -1,0 +1,281 @@
+// node --test on src/client.ts against the real daemon and the fake provider.
+
+import * as assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { CancellationTokenSource, DaemonError, ResponseError, type Delta, type ProviderErrorData } from '../src/client';
+import { newFixture, startFakeProvider, type FakeProvider, type Fixture } from './daemon';
+
+/** collect returns an onDelta that keeps the deltas, and calls after(n) once n arrived. */
+function collect(at?: { n: number; then: () => void }): { deltas: Delta[]; onDelta: (d: Delta) => void } {
+	const deltas: Delta[] = [];
+	return {
+		deltas,
+		onDelta: (d) => {
+			deltas.push(d);
+			if (at && deltas.length === at.n) {
+				at.then();
+			}
+		},
+	};
+}
+
+function joined(deltas: Delta[]): string {
+	return [...deltas].sort((a, b) => a.seq - b.seq).map((d) => d.text).join('');
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+	try {
+		await p;
+	} catch (err) {
+		return err;
+	}
+	assert.fail('expected the promise to reject');
+}
+
+describe('client with the echo provider', () => {
+	let f: Fixture;
+	before(() => {
+		f = newFixture({ env: { TINYCHAT_ECHO_DELAY: '5ms' } });
+	});
+	after(() => f.dispose());
+
+	it('initializes the daemon', async () => {
+		const res = await f.client.start();
+		assert.equal(res.serverInfo.name, 'tinychat');
+		assert.equal(res.protocolVersion, 1);
+		assert.ok(res.capabilities.chat.providers.includes('echo'));
+		assert.deepEqual(res.capabilities.chat.exportFormats, ['text', 'markdown', 'json']);
+		assert.ok(f.client.pid! > 0);
+	});
+
+	it('streams a reply whose deltas join to the result text', async () => {
+		const { deltas, onDelta } = collect();
+		const res = await f.client.send({ message: 'the quick brown fox jumps' }, { onDelta });
+		assert.equal(res.provider, 'echo');
+		assert.equal(res.stopReason, 'end');
+		assert.ok(deltas.length > 1, `expected several deltas, got ${deltas.length}`);
+		assert.deepEqual(
+			deltas.map((d) => d.seq),
+			deltas.map((_, i) => i),
+		);
+		for (const d of deltas) {
+			assert.equal(d.sessionId, res.sessionId);
+			assert.equal(d.messageId, res.messageId);
+			assert.equal(d.requestId, deltas[0].requestId);
+		}
+		assert.equal(joined(deltas), res.text);
+		assert.match(res.text, /the quick brown fox jumps/);
+	});
+
+	it('routes the deltas of parallel replies to their own sends', async () => {
+		const a = await f.client.newSession({ title: 'a' });
+		const b = await f.client.newSession({ title: 'b' });
+		const ca = collect();
+		const cb = collect();
+		const [ra, rb] = await Promise.all([
+			f.client.send({ message: 'alpha one two three', sessionId: a.id }, { onDelta: ca.onDelta }),
+			f.client.send({ message: 'beta four five six', sessionId: b.id }, { onDelta: cb.onDelta }),
+		]);
+		assert.equal(ra.sessionId, a.id);
+		assert.equal(rb.sessionId, b.id);
+		assert.equal(joined(ca.deltas), ra.text);
+		assert.equal(joined(cb.deltas), rb.text);
+		assert.ok(ca.deltas.every((d) => d.sessionId === a.id));
+		assert.ok(cb.deltas.every((d) => d.sessionId === b.id));
+	});
+
+	it('lists, gets and exports sessions', async () => {
+		const s = await f.client.newSession({ title: 'export me' });
+		assert.equal(s.current, true);
+		await f.client.send({ message: 'hello export', sessionId: s.id });
+		const list = await f.client.listSessions();
+		const item = list.find((x) => x.id === s.id);
+		assert.ok(item, 'the new session is listed');
+		assert.equal(item.title, 'export me');
+		assert.equal(item.messageCount, 2);
+		assert.ok(list.length >= 3);
+
+		const got = await f.client.getSession(s.id);
+		assert.equal(got.session.id, s.id);
+		assert.deepEqual(
+			got.messages.map((m) => m.role),
+			['user', 'assistant'],
+		);
+		assert.equal(got.messages[0].content, 'hello export');
+
+		const text = await f.client.exportSession({ sessionId: s.id, format: 'text' });
+		assert.equal(text.format, 'text');
+		assert.match(text.content, /^You: hello export\n\nLLM: /);
+		const md = await f.client.exportSession({ sessionId: s.id, format: 'markdown' });
+		assert.match(md.content, /## You/);
+		assert.match(md.content, /## Assistant/);
+		const json = JSON.parse((await f.client.exportSession({ sessionId: s.id, format: 'json' })).content);
+		assert.equal(json.messages.length, 2);
+		// With no sessionId the workspace's current session is exported.
+		const cur = await f.client.exportSession({ workspace: f.workspace, format: 'text' });
+		assert.equal(cur.content, text.content);
+	});
+
+	it('answers -32004 for a session that does not exist', async () => {
+		const err = await rejection(f.client.getSession('no-such-session'));
+		assert.ok(err instanceof ResponseError);
+		assert.equal(err.code, -32004);
+	});
+
+	it('lists providers without keys', async () => {
+		const providers = await f.client.listProviders();
+		const echo = providers.find((p) => p.name === 'echo');
+		assert.ok(echo?.configured);
+		assert.equal(providers.find((p) => p.name === 'openai')?.configured, false);
+	});
+
+	it('answers -32002 for a provider with no key', async () => {
+		const err = await rejection(f.client.send({ message: 'hi', provider: 'openai' }));
+		assert.ok(err instanceof ResponseError);
+		assert.equal(err.code, -32002);
+	});
+});
+
+describe('client with the fake OpenAI provider', () => {
+	let fake: FakeProvider;
+	let f: Fixture;
+	before(async () => {
+		fake = await startFakeProvider(['-pace', '20ms']);
+		f = newFixture({ env: { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseURL } });
+	});
+	after(async () => {
+		await f.dispose();
+		fake.stop();
+	});
+
+	it('streams a reply whose deltas join to the result text', async () => {
+		const { deltas, onDelta } = collect();
+		const res = await f.client.send({ message: 'slow 6', provider: 'openai' }, { onDelta });
+		assert.equal(res.provider, 'openai');
+		assert.equal(res.text, 'w0 w1 w2 w3 w4 w5 ');
+		assert.equal(joined(deltas), res.text);
+		assert.ok(deltas.length > 1);
+	});
+
+	it('cancels through the token: the send rejects with -32800 and the partial reply is kept', async () => {
+		const cts = new CancellationTokenSource();
+		const { deltas, onDelta } = collect({ n: 3, then: () => cts.cancel() });
+		const started = Date.now();
+		const err = await rejection(f.client.send({ message: 'slow 200', provider: 'openai' }, { onDelta, token: cts.token }));
+		assert.ok(err instanceof ResponseError, `expected a ResponseError, got ${err}`);
+		assert.equal(err.code, -32800);
+		assert.ok(Date.now() - started < 3000, 'cancel stops the stream at once');
+		const data = err.data as { sessionId: string; messageId: string; text: string };
+		assert.ok(data.text.startsWith(joined(deltas).slice(0, 9)), `partial text ${JSON.stringify(data.text)}`);
+		assert.ok(deltas.length < 200);
+		const got = await f.client.getSession(data.sessionId);
+		const last = got.messages[got.messages.length - 1];
+		assert.equal(last.role, 'assistant');
+		assert.equal(last.interrupted, true);
+		assert.equal(last.content, data.text);
+	});
+
+	it('cancels through chat/cancel {sessionId}', async () => {
+		const s = await f.client.newSession();
+		const { onDelta } = collect({ n: 2, then: () => void f.client.cancelSession(s.id) });
+		const err = await rejection(f.client.send({ message: 'slow 200', provider: 'openai', sessionId: s.id }, { onDelta }));
+		assert.ok(err instanceof ResponseError);
+		assert.equal(err.code, -32800);
+	});
+
+	it('answers -32005 to a second send while the session streams', async () => {
+		const s = await f.client.newSession();
+		const cts = new CancellationTokenSource();
+		const first = f.client.send({ message: 'slow 100', provider: 'openai', sessionId: s.id }, { token: cts.token });
+		first.catch(() => undefined);
+		await new Promise((r) => setTimeout(r, 100));
+		const err = await rejection(f.client.send({ message: 'again', provider: 'openai', sessionId: s.id }));
+		assert.ok(err instanceof ResponseError);
+		assert.equal(err.code, -32005);
+		cts.cancel();
+		assert.equal(((await rejection(first)) as ResponseError<unknown>).code, -32800);
+	});
+
+	it("surfaces the provider's error with its message", async () => {
+		const err = await rejection(f.client.send({ message: 'error 401 bad key', provider: 'openai' }));
+		assert.ok(err instanceof ResponseError);
+		assert.equal(err.code, -32001);
+		assert.equal(err.message, 'openai: 401 test_error: bad key');
+		const data = err.data as ProviderErrorData;
+		assert.equal(data.provider, 'openai');
+		assert.equal(data.status, 401);
+		assert.equal(data.userMessage, 'error 401 bad key');
+	});
+});
+
+describe('client process handling', () => {
+	it('restarts a killed daemon on next use and reports the crash', async () => {
+		const fake = await startFakeProvider(['-pace', '20ms']);
+		const f = newFixture({ env: { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: fake.baseURL } });
+		try {
+			await f.client.start();
+			const first = f.client.pid!;
+			// A reply in flight when the daemon dies rejects with a DaemonError.
+			const { onDelta } = collect({ n: 2, then: () => process.kill(first, 'SIGKILL') });
+			const err = await rejection(f.client.send({ message: 'slow 200', provider: 'openai' }, { onDelta }));
+			assert.ok(err instanceof DaemonError, `expected a DaemonError, got ${err}`);
+			assert.match(err.message, /killed by SIGKILL/);
+			await new Promise((r) => setTimeout(r, 50));
+			assert.equal(f.crashes.length, 1);
+			assert.equal(f.crashes[0].signal, 'SIGKILL');
+			assert.equal(f.crashes[0].pid, first);
+			assert.equal(f.client.pid, undefined);
+
+			// The next call starts a new daemon, which sees the same store.
+			const sessions = await f.client.listSessions();
+			assert.ok(f.client.pid && f.client.pid !== first);
+			assert.equal(sessions.length, 1);
+			const res = await f.client.send({ message: 'back again' });
+			assert.match(res.text, /back again/);
+		} finally {
+			await f.dispose();
+			fake.stop();
+		}
+	});
+
+	it('stops the daemon cleanly without reporting a crash', async () => {
+		const f = newFixture();
+		try {
+			await f.client.start();
+			const pid = f.client.pid!;
+			await f.client.stop();
+			assert.throws(() => process.kill(pid, 0), /ESRCH/);
+			assert.equal(f.crashes.length, 0);
+			// stop is not dispose: the next call starts it again.
+			await f.client.listSessions();
+			assert.notEqual(f.client.pid, pid);
+		} finally {
+			await f.dispose();
+		}
+		assert.equal(f.crashes.length, 0);
+	});
+
+	it('says clearly when the daemon binary cannot be started', async () => {
+		const f = newFixture({ client: { command: '/nonexistent/tinychat' } });
+		try {
+			const err = await rejection(f.client.start());
+			assert.ok(err instanceof DaemonError);
+			assert.match(err.message, /could not start the tinychat daemon "\/nonexistent\/tinychat".*ENOENT/);
+			assert.equal(f.crashes.length, 0);
+		} finally {
+			await f.dispose();
+		}
+	});
+
+	it('reports a daemon that fails at start with its stderr', async () => {
+		const f = newFixture({ client: { args: ['serve', '--no-such-flag'] } });
+		try {
+			const err = await rejection(f.client.start());
+			assert.ok(err instanceof DaemonError);
+			assert.match(err.message, /exited with code 2/);
+		} finally {
+			await f.dispose();
+		}
+	});
+});
