@@ -3,6 +3,7 @@ module github.com/tinychat/tinychat
 go 1.26.0
 
 require (
+	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/sourcegraph/jsonrpc2 v0.2.3
 	github.com/tmaxmax/go-sse v0.11.0
 	go.lsp.dev/protocol v0.12.0

@@ -93,6 +93,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type common struct {
 	db       string
 	logLevel string
+	config   string
 }
 
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
@@ -101,6 +102,7 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
 	c := &common{}
 	fs.StringVar(&c.db, "db", "", "database file (default $TINYCHAT_DB, else $XDG_DATA_HOME/tinychat/tinychat.db); :memory: for a throwaway store")
 	fs.StringVar(&c.logLevel, "log-level", os.Getenv("TINYCHAT_LOG_LEVEL"), "debug, info, warn or error (default $TINYCHAT_LOG_LEVEL, else info for serve and warn for other commands)")
+	fs.StringVar(&c.config, "config", "", "configuration file (default $TINYCHAT_CONFIG, else $XDG_CONFIG_HOME/tinychat/config.toml)")
 	return fs, c
 }
 
@@ -133,14 +135,36 @@ func (c *common) open() (*session.Store, error) {
 	return session.Open(path)
 }
 
-func registry(log *slog.Logger) *providers.Registry {
-	return providers.NewRegistry(providers.Options{
+// registry reads the configuration file and sets up the providers from it
+// and the environment. A file that cannot be used is an error: the command
+// stops rather than run without it.
+func (c *common) registry(log *slog.Logger) (*providers.Registry, *providers.Config, error) {
+	cfg, err := providers.LoadConfig(c.config, os.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Debug("configuration", "file", cfg.Path, "found", cfg.Found)
+	reg := providers.NewRegistry(providers.Options{
+		Config: cfg,
 		Getenv: os.Getenv,
 		Logger: log,
 		OnRetry: func(provider string, attempt int, wait time.Duration, err error) {
 			log.Warn("retrying provider request", "provider", provider, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", err)
 		},
 	})
+	return reg, cfg, nil
+}
+
+// configDefaults is the configuration file's layer of a turn's defaults,
+// below initializationOptions: its default provider, when the registry
+// could use it, with its default model. A default_model without a
+// default_provider is that of whichever provider is the default.
+func configDefaults(reg *providers.Registry, cfg *providers.Config) session.Defaults {
+	name := reg.Default()
+	if cfg.DefaultModel == "" && cfg.DefaultProvider == "" || cfg.DefaultProvider != "" && cfg.DefaultProvider != name {
+		return session.Defaults{}
+	}
+	return session.Defaults{Provider: name, Model: cfg.DefaultModel}
 }
 
 func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -157,6 +181,10 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reg, cfg, err := c.registry(log)
+	if err != nil {
+		return err
+	}
 	store, err := c.open()
 	if err != nil {
 		return err
@@ -168,7 +196,8 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		JSONL:          *jsonl,
 		MaxMessageSize: *maxSize,
 		Store:          store,
-		Providers:      registry(log),
+		Providers:      reg,
+		Defaults:       configDefaults(reg, cfg),
 		Version:        version,
 		Logger:         log,
 		LogHandler:     handler,
@@ -243,6 +272,10 @@ func ask(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, errUsage)
 	}
+	reg, cfg, err := c.registry(log)
+	if err != nil {
+		return err
+	}
 	store, err := c.open()
 	if err != nil {
 		return err
@@ -259,8 +292,9 @@ func ask(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		sessionID = s.ID
 	}
-	chat := &session.Chat{Store: store, Providers: registry(log)}
-	turn, err := chat.Begin(ctx, session.SendParams{Workspace: ws, SessionID: sessionID, Message: msg, Provider: *provider, Model: *model})
+	chat := &session.Chat{Store: store, Providers: reg}
+	turn, err := chat.Begin(ctx, session.SendParams{Workspace: ws, SessionID: sessionID, Message: msg, Provider: *provider, Model: *model,
+		Defaults: configDefaults(reg, cfg)})
 	if err != nil {
 		return err
 	}
@@ -392,27 +426,90 @@ func search(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// providerConfig is one provider as tinychat config --json prints it.
+type providerConfig struct {
+	providers.Info
+	Type    string              `json:"type"`
+	Key     providers.KeySource `json:"key"`
+	Problem string              `json:"problem,omitempty"`
+}
+
 func config(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs, c := newFlags("config", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("config takes no arguments: %w", errUsage)
 	}
 	log, _, err := c.logger(stderr, slog.LevelWarn)
 	if err != nil {
 		return err
 	}
-	reg := registry(log)
+	reg, cfg, err := c.registry(log)
+	if err != nil {
+		return err
+	}
 	db := c.db
 	if db == "" {
 		db = session.DefaultPath(os.Getenv)
 	}
-	fmt.Fprintf(stdout, "db: %s\ndefault provider: %s\n\n", db, reg.Default())
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tCONFIGURED\tDEFAULT MODEL\tBASE URL")
-	for _, p := range reg.List() {
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", p.Name, p.Configured, p.DefaultModel, p.BaseURL)
+	list := reg.List()
+	name, model := reg.Default(), configDefaults(reg, cfg).Model
+	for _, p := range list {
+		if p.Name == name && model == "" {
+			model = p.DefaultModel
+		}
 	}
-	return tw.Flush()
+
+	if *asJSON {
+		provs := make([]providerConfig, len(list))
+		for i, p := range list {
+			provs[i] = providerConfig{Info: p, Type: p.Type, Key: p.Key, Problem: p.Problem}
+		}
+		return writeJSON(stdout, map[string]any{
+			"configFile":      map[string]any{"path": cfg.Path, "found": cfg.Found},
+			"db":              db,
+			"defaultProvider": name,
+			"defaultModel":    model,
+			"providers":       provs,
+		})
+	}
+	switch {
+	case cfg.Found:
+		fmt.Fprintf(stdout, "config file: %s\n", cfg.Path)
+	case cfg.Path != "":
+		fmt.Fprintf(stdout, "config file: none (no %s)\n", cfg.Path)
+	default:
+		fmt.Fprintln(stdout, "config file: none (no home directory)")
+	}
+	fmt.Fprintf(stdout, "db: %s\ndefault provider: %s\ndefault model: %s\n\n", db, name, model)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tTYPE\tCONFIGURED\tDEFAULT MODEL\tBASE URL\tKEY")
+	for _, p := range list {
+		key := "none"
+		switch {
+		case p.Key.Command:
+			key = "api_key_cmd"
+		case p.Key.Env != "" && p.Key.Set:
+			key = "$" + p.Key.Env + " (set)"
+		case p.Key.Env != "":
+			key = "$" + p.Key.Env + " (not set)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\n", p.Name, p.Type, p.Configured, p.DefaultModel, p.BaseURL, key)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	sep := "\n"
+	for _, p := range list {
+		if p.Problem != "" {
+			fmt.Fprint(stdout, sep+p.Problem+"\n")
+			sep = ""
+		}
+	}
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

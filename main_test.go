@@ -79,17 +79,15 @@ func TestAskWithNoKeysUsesEcho(t *testing.T) {
 	if _, errOut, code := runCmd(command(t, env, "ask", "-"), "from stdin\n"); code != 0 {
 		t.Fatalf("ask -: exit %d: %s", code, errOut)
 	}
-	cmd := command(t, env, "export", "--format", "text")
-	out, errOut, code = runCmd(cmd, "")
-	// export runs in another working directory: another workspace.
+	// Each command runs in a new working directory: another workspace.
+	_, errOut, code = runCmd(command(t, env, "export", "--format", "text"), "")
 	if code != 1 || !strings.Contains(errOut, "no sessions") {
 		t.Errorf("export elsewhere: exit %d, %q", code, errOut)
 	}
-	ask := command(t, env, "ask", "x")
-	cmd.Dir = ask.Dir
-	runCmd(command(t, env, "ask", "--workspace", ask.Dir, "first"), "")
-	runCmd(command(t, env, "ask", "--workspace", ask.Dir, "second"), "")
-	out, _, code = runCmd(command(t, env, "export", "--workspace", ask.Dir), "")
+	ws := t.TempDir()
+	runCmd(command(t, env, "ask", "--workspace", ws, "first"), "")
+	runCmd(command(t, env, "ask", "--workspace", ws, "second"), "")
+	out, _, code = runCmd(command(t, env, "export", "--workspace", ws), "")
 	want := "You: first\n\nLLM: first\n\nYou: second\n\nLLM: second\n"
 	if code != 0 || out != want {
 		t.Errorf("export: exit %d, %q, want %q", code, out, want)

@@ -37,7 +37,9 @@ type anthropicRequest struct {
 }
 
 func (anthropicWire) setHeaders(h http.Header, key string) {
-	h.Set("x-api-key", key)
+	if key != "" {
+		h.Set("x-api-key", key)
+	}
 	h.Set("anthropic-version", "2023-06-01")
 }
 

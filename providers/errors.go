@@ -44,6 +44,7 @@ func eventError(data []byte) *Error {
 // Providers disagree on its shape, so it takes any of
 //
 //	{"error": {"type", "message", "code"}}  OpenAI; Anthropic wraps it in {"type": "error", ...}
+//	{"error": {"code", "message", "status"}} Gemini (Google APIs), maybe in an array
 //	{"error": "text"}                       some OpenAI-compatible servers
 //	{"object": "error", "type", "message"}  Mistral, vLLM (message may be an object)
 //	{"message": ...} or {"detail": ...}     Mistral's gateway, FastAPI-based servers
@@ -57,14 +58,20 @@ func errorFromJSON(body []byte) (typ, msg string) {
 		Message json.RawMessage `json:"message"`
 		Detail  json.RawMessage `json:"detail"`
 	}
+	// Google APIs answer some requests with an array of one error.
+	var list []json.RawMessage
+	if json.Unmarshal(body, &list) == nil && len(list) > 0 && bytes.HasPrefix(list[0], []byte("{")) {
+		body = list[0]
+	}
 	if json.Unmarshal(body, &b) == nil {
 		var inner struct {
 			Type    json.RawMessage `json:"type"`
+			Status  json.RawMessage `json:"status"`
 			Code    json.RawMessage `json:"code"`
 			Message json.RawMessage `json:"message"`
 		}
 		if len(b.Error) > 0 && b.Error[0] == '{' && json.Unmarshal(b.Error, &inner) == nil {
-			typ, msg = cmp.Or(text(inner.Type), text(inner.Code)), text(inner.Message)
+			typ, msg = cmp.Or(text(inner.Type), text(inner.Status), text(inner.Code)), text(inner.Message)
 		} else {
 			typ, msg = text(b.Type), cmp.Or(text(b.Error), text(b.Message), text(b.Detail))
 		}

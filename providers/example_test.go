@@ -33,3 +33,36 @@ func ExampleNewRegistry() {
 	// Hello from tinychat
 	// end 3
 }
+
+// A configuration file adds providers of its own, such as a local Ollama
+// that needs no key; one that cannot be used is an error naming its line.
+func ExampleParseConfig() {
+	cfg, err := providers.ParseConfig("config.toml", []byte(`
+default_provider = "local"
+
+[providers.local]
+type = "openai"
+base_url = "http://localhost:11434/v1"
+models = ["llama3.2", "qwen2.5-coder"]
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	reg := providers.NewRegistry(providers.Options{Config: cfg, Getenv: func(string) string { return "" }})
+	fmt.Println(reg.Default())
+	p, err := reg.Get("local")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	models, _ := p.Models(context.Background())
+	fmt.Println(p.DefaultModel(), models)
+
+	_, err = providers.ParseConfig("config.toml", []byte("[providers.local]\ntype = \"ollama\"\n"))
+	fmt.Println(err)
+	// Output:
+	// local
+	// llama3.2 [llama3.2 qwen2.5-coder]
+	// config.toml:2:1: providers.local.type: unknown type "ollama": want openai, anthropic, mistral or gemini
+}

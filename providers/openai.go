@@ -47,8 +47,12 @@ type streamOptions struct {
 	IncludeUsage bool `json:"include_usage"`
 }
 
+// setHeaders sends no Authorization to a server that takes no key, such
+// as a local Ollama.
 func (openAIWire) setHeaders(h http.Header, key string) {
-	h.Set("Authorization", "Bearer "+key)
+	if key != "" {
+		h.Set("Authorization", "Bearer "+key)
+	}
 }
 
 // encode puts the system prompt first, as a message of role system.

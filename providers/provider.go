@@ -98,13 +98,22 @@ func (e *Error) Error() string {
 	return s
 }
 
-// NotConfiguredError reports a provider that has no API key.
+// NotConfiguredError reports a provider that has no API key: the
+// environment variable that would hold it is not set, or the command that
+// prints it (api_key_cmd) failed.
 type NotConfiguredError struct {
 	Provider string
-	Env      string // the environment variable that would hold the key
+	Env      string // the environment variable that would hold the key, if any
+	// Reason, when not empty, says why the key command gave no key, such as
+	// "api_key_cmd exited with status 1". It never holds the command's
+	// output.
+	Reason string
 }
 
 func (e *NotConfiguredError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("%s: not configured: %s", e.Provider, e.Reason)
+	}
 	return fmt.Sprintf("%s: not configured: set %s", e.Provider, e.Env)
 }
 

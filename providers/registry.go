@@ -4,17 +4,23 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
 
-// Options configures a Registry. The zero value is ready to use: keys and
-// base URLs from the environment, the default timeouts and retries.
+// Options configures a Registry. The zero value is ready to use: no
+// configuration file, keys and base URLs from the environment, the default
+// timeouts and retries.
 type Options struct {
+	// Config is the configuration file, as LoadConfig returns it. Nil
+	// means none.
+	Config *Config
 	// Getenv reads the environment: API keys, base URLs and
 	// TINYCHAT_ECHO_DELAY. Nil means os.Getenv.
 	Getenv func(string) string
@@ -39,57 +45,81 @@ type Options struct {
 	FirstByteTimeout time.Duration
 	// IdleTimeout bounds the gap between two events of a stream. 0 means 60s.
 	IdleTimeout time.Duration
+	// KeyCommandTimeout bounds each run of a key command (api_key_cmd). 0
+	// means 10s.
+	KeyCommandTimeout time.Duration
 	// EchoDelay is how long the echo provider waits before each word. 0
 	// means the value of TINYCHAT_ECHO_DELAY (a Go duration such as "20ms"),
 	// if set, else no wait.
 	EchoDelay time.Duration
 	// Logger receives a debug line per HTTP request, and a warning for a bad
-	// setting. Nil means no logging. Neither keys nor message text are ever
+	// setting or a key command that failed. Nil means no logging. Neither keys nor message text are ever
 	// logged.
 	Logger *slog.Logger
 }
 
-// spec describes one built-in HTTP provider.
+// spec describes one HTTP provider: a built-in one, or one of the
+// configuration file made from the spec of its type.
 type spec struct {
 	name       string
 	keyEnv     string // the environment variable that holds the key
 	baseEnv    string // the environment variable that overrides baseURL
 	baseURL    string
 	model      string // the default model
-	chatPath   string // under the base URL
+	chatPath   string // under the base URL; {model} stands for the model
 	modelsPath string // under the base URL
 	wire       wire
 }
 
 // builtins are the HTTP providers, in the order Default tries them.
-var builtins = []*spec{&anthropicAPI, &openAIAPI, &mistralAPI}
+var builtins = []*spec{&anthropicAPI, &openAIAPI, &mistralAPI, &geminiAPI}
 
-// Registry knows the providers, each set up from the environment as
-// NewRegistry found it. It is safe for concurrent use; its providers share
-// one pool of connections.
+// Registry knows the providers, each set up from the configuration file
+// and the environment as NewRegistry found them. It is safe for concurrent
+// use; its providers share one pool of connections.
 type Registry struct {
-	entries []entry // in Names order
+	entries     []entry // in Names order
+	defaultName string  // the configuration file's default_provider
 }
 
 // entry is one provider of a Registry.
 type entry struct {
-	p      Provider
-	info   Info
-	keyEnv string
-	err    error // why the provider cannot be used, key or no key
+	p       Provider
+	info    Info
+	builtin bool        // one that Default tries
+	cmd     *keyCommand // what prints the key, if a command does
+	err     error       // why the provider cannot be used, key or no key
 }
 
-// Info describes a provider for providers/list. Configured means it has a
-// key (and a usable base URL). Info never holds a key, nor any part of one.
+// Info describes a provider for providers/list and tinychat config.
+// Configured means it has a key, or a command to print one, or needs none
+// (and has a usable base URL). Info never holds a key, nor any part of one.
 type Info struct {
 	Name         string `json:"name"`
 	Configured   bool   `json:"configured"`
 	DefaultModel string `json:"defaultModel"`
 	BaseURL      string `json:"baseUrl"`
+
+	// Type is the wire format: openai, anthropic, mistral, gemini, or echo.
+	Type string `json:"-"`
+	// Key tells where the key comes from.
+	Key KeySource `json:"-"`
+	// Problem says why the provider cannot be used, when that is not a
+	// missing key: a bad base URL, a key command that failed.
+	Problem string `json:"-"`
+}
+
+// KeySource tells where a provider's key comes from, never the key. The
+// zero KeySource is a provider that takes no key.
+type KeySource struct {
+	Env     string `json:"env,omitempty"`     // the environment variable that holds the key
+	Set     bool   `json:"set,omitempty"`     // Env is set
+	Command bool   `json:"command,omitempty"` // a command (api_key_cmd) prints the key
 }
 
 // NewRegistry returns a Registry of the built-in providers (anthropic,
-// openai, mistral and the offline echo), configured by opts.
+// openai, mistral, gemini and the offline echo) and those of
+// opts.Config, configured by opts.
 func NewRegistry(opts Options) *Registry {
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -99,6 +129,7 @@ func NewRegistry(opts Options) *Registry {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	opts.Logger = log
 	retries := cmp.Or(opts.MaxRetries, 3)
 	if retries < 0 {
 		retries = 0
@@ -117,29 +148,18 @@ func NewRegistry(opts Options) *Registry {
 		log:       log,
 	}
 
-	r := &Registry{}
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	r := &Registry{defaultName: cfg.DefaultProvider}
 	for _, s := range builtins {
-		// Keys pasted from a file often end in a newline, which no header
-		// may hold.
-		key := strings.TrimSpace(getenv(s.keyEnv))
-		base := strings.TrimRight(cmp.Or(getenv(s.baseEnv), s.baseURL), "/")
-		e := entry{
-			p:      &httpProvider{spec: s, key: key, base: base, c: c},
-			info:   Info{Name: s.name, DefaultModel: s.model},
-			keyEnv: s.keyEnv,
+		r.entries = append(r.entries, newEntry(s.name, cfg.Providers[s.name], getenv, c, &opts))
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Providers)) {
+		if types[name] == nil && name != "echo" {
+			r.entries = append(r.entries, newEntry(name, cfg.Providers[name], getenv, c, &opts))
 		}
-		u, err := url.Parse(base)
-		switch {
-		case err != nil:
-			// Not err itself: it quotes the URL, which may hold a password.
-			e.err = fmt.Errorf("%s: bad %s: not a URL", s.name, s.baseEnv)
-		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-			e.err = fmt.Errorf("%s: bad %s %q: want an http or https URL", s.name, s.baseEnv, u.Redacted())
-		default:
-			e.info.BaseURL = u.Redacted()
-		}
-		e.info.Configured = key != "" && e.err == nil
-		r.entries = append(r.entries, e)
 	}
 
 	delay := opts.EchoDelay
@@ -152,9 +172,112 @@ func NewRegistry(opts Options) *Registry {
 	}
 	r.entries = append(r.entries, entry{
 		p:    echoProvider{delay: delay},
-		info: Info{Name: "echo", Configured: true, DefaultModel: "echo"},
+		info: Info{Name: "echo", Configured: true, DefaultModel: "echo", Type: "echo"},
 	})
 	return r
+}
+
+// newEntry sets up the provider called name from its settings in the
+// configuration file (pc, empty for a built-in with none) and the
+// environment. The file comes first: its base_url beats the environment's
+// OPENAI_BASE_URL, its api_key_env or api_key_cmd the usual variable.
+func newEntry(name string, pc ProviderConfig, getenv func(string) string, c *client, opts *Options) entry {
+	builtin := types[name]
+	e := entry{builtin: builtin != nil, info: Info{Name: name, Type: cmp.Or(pc.Type, name)}}
+	if _, err := pc.check(name); err != nil {
+		// LoadConfig reports this with its line; a Config made in code
+		// gets it here.
+		e.err = fmt.Errorf("%s: %w", name, err)
+		e.info.Problem = e.err.Error()
+		return e
+	}
+	typ := types[e.info.Type]
+	s := *typ
+	s.name = name
+	s.model = cmp.Or(pc.DefaultModel, first(pc.Models), typ.model)
+	s.keyEnv = pc.APIKeyEnv
+	if builtin == nil {
+		s.baseEnv = ""
+	} else if pc.APIKeyCmd == "" {
+		s.keyEnv = cmp.Or(s.keyEnv, typ.keyEnv)
+	}
+	base, from := pc.BaseURL, "base_url"
+	if base == "" && s.baseEnv != "" && getenv(s.baseEnv) != "" {
+		base, from = getenv(s.baseEnv), s.baseEnv
+	}
+	base = strings.TrimRight(cmp.Or(base, typ.baseURL), "/")
+
+	p := &httpProvider{spec: &s, base: base, c: c, fixedModels: slices.Clone(pc.Models)}
+	for k, v := range pc.Headers {
+		if p.headers == nil {
+			p.headers = http.Header{}
+		}
+		p.headers.Set(k, v)
+	}
+	e.p = p
+	e.info.DefaultModel = s.model
+	e.info.Key.Env = s.keyEnv
+	switch {
+	case pc.APIKeyCmd != "":
+		e.info.Key.Command = true
+		e.cmd = &keyCommand{line: pc.APIKeyCmd, timeout: cmp.Or(opts.KeyCommandTimeout, 10*time.Second), template: p, log: opts.Logger}
+	case s.keyEnv != "":
+		// Keys pasted from a file often end in a newline, which no header
+		// may hold.
+		p.key = strings.TrimSpace(getenv(s.keyEnv))
+		e.info.Key.Set = p.key != ""
+	}
+
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		// Not err itself: it quotes the URL, which may hold a password.
+		e.err = fmt.Errorf("%s: bad %s: not a URL", name, from)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		e.err = fmt.Errorf("%s: bad %s %q: want an http or https URL", name, from, u.Redacted())
+	default:
+		e.info.BaseURL = u.Redacted()
+	}
+	if e.err != nil {
+		e.info.Problem = e.err.Error()
+	}
+	e.info.Configured = e.usable()
+	return e
+}
+
+// first returns the first of s, or "".
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// usable reports whether a request could use the provider: its settings
+// are good, and it has a key, a command to print one, or needs none. A key
+// command counts as usable until it runs, and after it failed too: the next
+// use runs it again.
+func (e *entry) usable() bool {
+	if e.err != nil {
+		return false
+	}
+	if p, ok := e.p.(*httpProvider); ok && e.cmd == nil && e.info.Key.Env != "" {
+		return p.key != ""
+	}
+	return true
+}
+
+// describe is the entry's Info as of now: a key command that failed makes
+// the provider unconfigured until a run succeeds.
+func (e *entry) describe() Info {
+	info := e.info
+	if e.cmd != nil && e.err == nil {
+		if reason := e.cmd.failure(); reason != "" {
+			info.Configured = false
+			info.Problem = e.info.Name + ": " + reason
+		}
+	}
+	return info
 }
 
 // newHTTPClient returns the one client a Registry's providers share. It
@@ -175,16 +298,20 @@ func newHTTPClient(connect time.Duration) *http.Client {
 
 // Get returns the provider called name. The error wraps ErrUnknownProvider
 // for a name no one knows, and is a *NotConfiguredError for a provider
-// without a key.
+// without a key. A provider whose key comes from a command runs it at its
+// first Get, and at each later one until a run succeeds.
 func (r *Registry) Get(name string) (Provider, error) {
-	for _, e := range r.entries {
+	for i := range r.entries {
+		e := &r.entries[i]
 		switch {
 		case e.info.Name != name:
 			continue
 		case e.err != nil:
 			return nil, e.err
-		case !e.info.Configured:
-			return nil, &NotConfiguredError{Provider: name, Env: e.keyEnv}
+		case e.cmd != nil:
+			return e.cmd.provider()
+		case !e.usable():
+			return nil, &NotConfiguredError{Provider: name, Env: e.info.Key.Env}
 		}
 		return e.p, nil
 	}
@@ -192,11 +319,18 @@ func (r *Registry) Get(name string) (Provider, error) {
 }
 
 // Default returns the name of the provider a request uses when it names
-// none: the first configured of anthropic, openai and mistral, else echo,
-// so that a machine with no key still runs end to end.
+// none: the configuration file's default_provider if it is usable (it has
+// a key, or a command to print one, or needs none), else the first
+// configured of anthropic, openai, mistral and gemini, else echo, so that a
+// machine with no key still runs end to end.
 func (r *Registry) Default() string {
-	for _, e := range r.entries {
-		if e.info.Configured {
+	for i := range r.entries {
+		if e := &r.entries[i]; e.info.Name == r.defaultName && e.usable() {
+			return e.info.Name
+		}
+	}
+	for i := range r.entries {
+		if e := &r.entries[i]; e.builtin && e.usable() {
 			return e.info.Name
 		}
 	}
@@ -204,7 +338,8 @@ func (r *Registry) Default() string {
 }
 
 // Names returns the names of all the providers, configured or not, in a
-// stable order: anthropic, openai, mistral, echo.
+// stable order: anthropic, openai, mistral, gemini, those of the
+// configuration file by name, echo.
 func (r *Registry) Names() []string {
 	names := make([]string, len(r.entries))
 	for i, e := range r.entries {
@@ -216,8 +351,8 @@ func (r *Registry) Names() []string {
 // List describes all the providers, in the order of Names.
 func (r *Registry) List() []Info {
 	infos := make([]Info, len(r.entries))
-	for i, e := range r.entries {
-		infos[i] = e.info
+	for i := range r.entries {
+		infos[i] = r.entries[i].describe()
 	}
 	return infos
 }

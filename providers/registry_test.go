@@ -21,6 +21,8 @@ func TestRegistryDefault(t *testing.T) {
 		{[]string{"MISTRAL_API_KEY", "OPENAI_API_KEY"}, "openai"},
 		{[]string{"MISTRAL_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"}, "anthropic"},
 		{[]string{"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}, "anthropic"},
+		{[]string{"GEMINI_API_KEY"}, "gemini"},
+		{[]string{"GEMINI_API_KEY", "MISTRAL_API_KEY"}, "mistral"},
 	}
 	for _, tt := range tests {
 		env := map[string]string{}
@@ -36,7 +38,7 @@ func TestRegistryDefault(t *testing.T) {
 
 func TestRegistryGet(t *testing.T) {
 	r, _ := testRegistry(map[string]string{"OPENAI_API_KEY": testKey + "\n"}, Options{})
-	if got, want := r.Names(), []string{"anthropic", "openai", "mistral", "echo"}; !reflect.DeepEqual(got, want) {
+	if got, want := r.Names(), []string{"anthropic", "openai", "mistral", "gemini", "echo"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
 	for _, name := range []string{"openai", "echo"} {
@@ -77,10 +79,15 @@ func TestRegistryList(t *testing.T) {
 		"OPENAI_BASE_URL":   "http://user:" + testKey + "@127.0.0.1:8080/v1/",
 	}, Options{})
 	want := []Info{
-		{Name: "anthropic", Configured: true, DefaultModel: "claude-sonnet-4-5", BaseURL: "https://api.anthropic.com"},
-		{Name: "openai", DefaultModel: "gpt-4.1-mini", BaseURL: "http://user:xxxxx@127.0.0.1:8080/v1"},
-		{Name: "mistral", DefaultModel: "mistral-large-latest", BaseURL: "https://api.mistral.ai"},
-		{Name: "echo", Configured: true, DefaultModel: "echo"},
+		{Name: "anthropic", Configured: true, DefaultModel: "claude-sonnet-4-5", BaseURL: "https://api.anthropic.com",
+			Type: "anthropic", Key: KeySource{Env: "ANTHROPIC_API_KEY", Set: true}},
+		{Name: "openai", DefaultModel: "gpt-4.1-mini", BaseURL: "http://user:xxxxx@127.0.0.1:8080/v1",
+			Type: "openai", Key: KeySource{Env: "OPENAI_API_KEY"}},
+		{Name: "mistral", DefaultModel: "mistral-large-latest", BaseURL: "https://api.mistral.ai",
+			Type: "mistral", Key: KeySource{Env: "MISTRAL_API_KEY"}},
+		{Name: "gemini", DefaultModel: "gemini-2.5-flash", BaseURL: "https://generativelanguage.googleapis.com",
+			Type: "gemini", Key: KeySource{Env: "GEMINI_API_KEY"}},
+		{Name: "echo", Configured: true, DefaultModel: "echo", Type: "echo"},
 	}
 	got := r.List()
 	if !reflect.DeepEqual(got, want) {

@@ -17,6 +17,10 @@ var transientTypes = map[string]bool{
 	"api_error":        true, // Anthropic; 500 outside a stream
 	"rate_limit_error": true, // Anthropic; 429 outside a stream
 	"server_error":     true, // OpenAI
+	// Gemini's statuses for 503, 500 and 429 outside a stream.
+	"UNAVAILABLE":        true,
+	"INTERNAL":           true,
+	"RESOURCE_EXHAUSTED": true,
 }
 
 // retryableStatus reports whether an HTTP status says "try again later".

@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,14 +45,22 @@ type client struct {
 // A wire is one provider's wire format. Everything else about a request
 // (HTTP, SSE, retries, timeouts) is shared.
 type wire interface {
-	// setHeaders sets the headers that carry key, and any others the API
-	// requires on every request.
+	// setHeaders sets the headers that carry key (none when key is "", for
+	// a server that takes no key), and any others the API requires on
+	// every request.
 	setHeaders(h http.Header, key string)
 	// encode returns the JSON body that asks model for a streamed reply to
 	// req.
 	encode(req *Request, model string) ([]byte, error)
 	// newDecoder returns a decoder for the events of one stream.
 	newDecoder() decoder
+}
+
+// A modelLister is a wire whose models list is not OpenAI's {"data":
+// [{"id"}]}, which OpenAI, Mistral and Anthropic share.
+type modelLister interface {
+	// decodeModels reads the model ids out of a models list.
+	decodeModels(r io.Reader) ([]string, error)
 }
 
 // A decoder reads the events of one stream.
@@ -105,9 +115,11 @@ func (j *jsonDecoder) decode(data string, v any) error {
 // (the spec), a key and a base URL.
 type httpProvider struct {
 	*spec
-	key  string
-	base string
-	c    *client
+	key         string // "" for a server that takes none
+	base        string
+	headers     http.Header // sent with every request
+	fixedModels []string    // if set, what Models returns without asking
+	c           *client
 }
 
 // Name implements Provider.
@@ -124,9 +136,10 @@ func (p *httpProvider) Stream(ctx context.Context, req *Request, onDelta func(st
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode request: %w", p.name, err)
 	}
+	path := strings.ReplaceAll(p.chatPath, "{model}", url.PathEscape(model))
 	var res *Result
 	err = p.c.retry.run(ctx, p.name, func() (started bool, err error) {
-		res, started, err = p.stream(ctx, body, onDelta)
+		res, started, err = p.stream(ctx, path, body, onDelta)
 		return started, err
 	})
 	if err != nil {
@@ -139,7 +152,7 @@ func (p *httpProvider) Stream(ctx context.Context, req *Request, onDelta func(st
 
 // stream makes one attempt at a reply. started reports whether any text
 // reached onDelta.
-func (p *httpProvider) stream(ctx context.Context, body []byte, onDelta func(string)) (res *Result, started bool, err error) {
+func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onDelta func(string)) (res *Result, started bool, err error) {
 	defer func() { err = p.fail(err) }()
 
 	// One timer guards the whole attempt: first the wait for the first
@@ -151,7 +164,7 @@ func (p *httpProvider) stream(ctx context.Context, body []byte, onDelta func(str
 	timer := time.AfterFunc(limit, func() { cancel(errStalled) })
 	defer timer.Stop()
 
-	resp, err := p.send(actx, http.MethodPost, p.chatPath, "text/event-stream", body)
+	resp, err := p.send(actx, http.MethodPost, path, "text/event-stream", body)
 	if err != nil {
 		return nil, false, p.cut(ctx, actx, limit, connectionError(err))
 	}
@@ -199,8 +212,12 @@ func (p *httpProvider) stream(ctx context.Context, body []byte, onDelta func(str
 	return nil, started, p.cut(ctx, actx, limit, &Error{Type: "truncated_stream", Message: msg, Retryable: true})
 }
 
-// Models implements Provider.
+// Models implements Provider. Models set in the configuration file are
+// returned as they are, without asking the provider.
 func (p *httpProvider) Models(ctx context.Context) ([]string, error) {
+	if p.fixedModels != nil {
+		return slices.Clone(p.fixedModels), nil
+	}
 	var ids []string
 	err := p.c.retry.run(ctx, p.name, func() (started bool, err error) {
 		ids, err = p.models(ctx)
@@ -223,16 +240,29 @@ func (p *httpProvider) models(ctx context.Context) (ids []string, err error) {
 	if resp.StatusCode/100 != 2 {
 		return nil, statusError(resp)
 	}
-	// OpenAI, Mistral and Anthropic all list models as {"data": [{"id"}]}.
+	decode := decodeModels
+	if l, ok := p.wire.(modelLister); ok {
+		decode = l.decodeModels
+	}
+	ids, err = decode(io.LimitReader(resp.Body, maxModelsBody))
+	if err != nil {
+		return nil, p.cut(ctx, actx, p.c.firstByte, &Error{Status: resp.StatusCode, Type: "invalid_response", Message: "cannot decode the models list: " + err.Error()})
+	}
+	return ids, nil
+}
+
+// decodeModels reads the models list of OpenAI, Mistral and Anthropic:
+// {"data": [{"id"}]}.
+func decodeModels(r io.Reader) ([]string, error) {
 	var list struct {
 		Data []struct {
 			ID string `json:"id"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxModelsBody)).Decode(&list); err != nil {
-		return nil, p.cut(ctx, actx, p.c.firstByte, &Error{Status: resp.StatusCode, Type: "invalid_response", Message: "cannot decode the models list: " + err.Error()})
+	if err := json.NewDecoder(r).Decode(&list); err != nil {
+		return nil, err
 	}
-	ids = make([]string, len(list.Data))
+	ids := make([]string, len(list.Data))
 	for i, m := range list.Data {
 		ids[i] = m.ID
 	}
@@ -246,6 +276,9 @@ func (p *httpProvider) send(ctx context.Context, method, path, accept string, bo
 		return nil, err
 	}
 	p.wire.setHeaders(req.Header, p.key)
+	for k, v := range p.headers {
+		req.Header[k] = slices.Clone(v)
+	}
 	req.Header.Set("Accept", accept)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

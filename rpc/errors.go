@@ -95,7 +95,11 @@ func toError(err error) *jsonrpc2.Error {
 	case errors.As(err, &provErr):
 		return response(CodeProvider, providerData(provErr))
 	case errors.As(err, &keyErr):
-		return response(CodeNotConfigured, map[string]string{"provider": keyErr.Provider, "env": keyErr.Env})
+		data := map[string]string{"provider": keyErr.Provider, "env": keyErr.Env}
+		if keyErr.Reason != "" {
+			data["reason"] = keyErr.Reason
+		}
+		return response(CodeNotConfigured, data)
 	case errors.As(err, &busyErr):
 		return response(CodeBusy, map[string]string{"sessionId": busyErr.SessionID})
 	case errors.As(err, &missing):

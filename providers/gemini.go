@@ -1,0 +1,175 @@
+package providers
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// geminiAPI is Google's Gemini API (generativelanguage.googleapis.com). As
+// in Google's own SDKs, its base URL includes no version. The key goes in
+// the x-goog-api-key header, never in the URL, where it would end up in
+// logs. The models list is paged, 50 to a page by default: one page of the
+// largest size holds them all.
+var geminiAPI = spec{
+	name:       "gemini",
+	keyEnv:     "GEMINI_API_KEY",
+	baseEnv:    "GEMINI_BASE_URL",
+	baseURL:    "https://generativelanguage.googleapis.com",
+	model:      "gemini-2.5-flash",
+	chatPath:   "/v1beta/models/{model}:streamGenerateContent?alt=sse",
+	modelsPath: "/v1beta/models?pageSize=1000",
+	wire:       geminiWire{},
+}
+
+// geminiWire is the generateContent wire format.
+type geminiWire struct{}
+
+type geminiRequest struct {
+	Contents          []geminiContent   `json:"contents"`
+	SystemInstruction *geminiContent    `json:"systemInstruction,omitempty"`
+	GenerationConfig  *geminiGeneration `json:"generationConfig,omitempty"`
+}
+
+type geminiContent struct {
+	Role  string       `json:"role,omitempty"`
+	Parts []geminiPart `json:"parts"`
+}
+
+type geminiPart struct {
+	Text    string `json:"text"`
+	Thought bool   `json:"thought,omitempty"` // a summary of the model's thinking, not reply text
+}
+
+type geminiGeneration struct {
+	Temperature     *float64 `json:"temperature,omitempty"`
+	MaxOutputTokens int      `json:"maxOutputTokens,omitempty"`
+}
+
+func (geminiWire) setHeaders(h http.Header, key string) {
+	if key != "" {
+		h.Set("x-goog-api-key", key)
+	}
+}
+
+// encode sends the system prompt as systemInstruction, and the history with
+// Gemini's roles, user and model. The history is shaped as for Anthropic
+// (see alternate): Gemini too rejects a part with empty text.
+func (geminiWire) encode(req *Request, _ string) ([]byte, error) {
+	msgs := alternate(req.Messages)
+	body := geminiRequest{Contents: make([]geminiContent, len(msgs))}
+	for i, m := range msgs {
+		role := m.Role
+		if role == RoleAssistant {
+			role = "model"
+		}
+		body.Contents[i] = geminiContent{Role: role, Parts: []geminiPart{{Text: m.Content}}}
+	}
+	if req.System != "" {
+		body.SystemInstruction = &geminiContent{Parts: []geminiPart{{Text: req.System}}}
+	}
+	if req.Temperature != nil || req.MaxTokens > 0 {
+		body.GenerationConfig = &geminiGeneration{Temperature: req.Temperature, MaxOutputTokens: req.MaxTokens}
+	}
+	return json.Marshal(body)
+}
+
+func (geminiWire) newDecoder() decoder { return new(geminiDecoder) }
+
+// decodeModels reads {"models": [{"name": "models/gemini-2.5-flash",
+// "supportedGenerationMethods": [...]}]}, keeping the models that can chat
+// (not those that only embed, say), without the "models/" prefix.
+func (geminiWire) decodeModels(r io.Reader) ([]string, error) {
+	var list struct {
+		Models []struct {
+			Name    string   `json:"name"`
+			Methods []string `json:"supportedGenerationMethods"`
+		} `json:"models"`
+	}
+	if err := json.NewDecoder(r).Decode(&list); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(list.Models))
+	for _, m := range list.Models {
+		if m.Methods == nil || slices.Contains(m.Methods, "generateContent") {
+			ids = append(ids, strings.TrimPrefix(m.Name, "models/"))
+		}
+	}
+	return ids, nil
+}
+
+// geminiDecoder decodes GenerateContentResponse events. It keeps its JSON
+// decoder, so that decoding a chunk allocates little more than its text.
+type geminiDecoder struct {
+	json  jsonDecoder
+	chunk geminiChunk
+}
+
+type geminiChunk struct {
+	Candidates []struct {
+		Content struct {
+			Parts []geminiPart `json:"parts"`
+		} `json:"content"`
+		FinishReason string `json:"finishReason"`
+	} `json:"candidates"`
+	PromptFeedback *struct {
+		BlockReason string `json:"blockReason"`
+	} `json:"promptFeedback"`
+	UsageMetadata *struct {
+		PromptTokenCount     int `json:"promptTokenCount"`
+		CandidatesTokenCount int `json:"candidatesTokenCount"`
+		ThoughtsTokenCount   int `json:"thoughtsTokenCount"`
+	} `json:"usageMetadata"`
+	ModelVersion string          `json:"modelVersion"`
+	Error        json.RawMessage `json:"error"`
+}
+
+// decode reads one chunk. Gemini sends no end marker such as [DONE]: the
+// reply is whole at the chunk with its finishReason, and the stream ends
+// with the body. Usage comes with every chunk, each count so far: the last
+// is the total. Thinking is billed as output, so it counts there, as
+// OpenAI's and Anthropic's output counts include it.
+func (d *geminiDecoder) decode(_, data string, p *progress) (string, error) {
+	d.chunk = geminiChunk{}
+	c := &d.chunk
+	if err := d.json.decode(data, c); err != nil {
+		return "", err
+	}
+	if len(c.Error) > 0 && string(c.Error) != "null" {
+		return "", eventError([]byte(data))
+	}
+	if c.ModelVersion != "" {
+		p.Model = strings.TrimPrefix(c.ModelVersion, "models/")
+	}
+	if u := c.UsageMetadata; u != nil {
+		p.Usage = Usage{InputTokens: u.PromptTokenCount, OutputTokens: u.CandidatesTokenCount + u.ThoughtsTokenCount}
+	}
+	if f := c.PromptFeedback; f != nil && f.BlockReason != "" {
+		return "", &Error{Type: "prompt_blocked", Message: "the prompt was blocked with blockReason " + f.BlockReason}
+	}
+	if len(c.Candidates) == 0 {
+		return "", nil
+	}
+	cand := &c.Candidates[0]
+	var text string
+	for _, part := range cand.Content.Parts {
+		if !part.Thought {
+			text += part.Text
+		}
+	}
+	switch cand.FinishReason {
+	case "":
+	case "STOP":
+		p.StopReason, p.complete = StopEnd, true
+	case "MAX_TOKENS":
+		p.StopReason, p.complete = StopMaxTokens, true
+	default:
+		// SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII, OTHER
+		// and those added later: the reply was cut off for a reason
+		// other than its end or its length.
+		return text, &Error{Type: "reply_blocked", Message: "the reply was stopped with finishReason " + cand.FinishReason}
+	}
+	return text, nil
+}
