@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// A scenario runs its peers once per iteration. Peers swap order from one
+// iteration to the next, so that neither always runs right after the
+// other's disturbance.
+type scenario struct {
+	name     string
+	title    string
+	baseline string // the peer ratios are taken to ("" for none)
+	// onStream takes ratios on the time from chat/send to its response
+	// rather than on the process's wall time.
+	onStream bool
+	run      func(b *bench, iter int) []Run
+}
+
+// pair runs two peers, in an order that swaps with each iteration.
+func pair(iter int, a, b func() Run) []Run {
+	if iter%2 == 1 {
+		rb := b()
+		ra := a()
+		return []Run{ra, rb}
+	}
+	ra := a()
+	rb := b()
+	return []Run{ra, rb}
+}
+
+// versusCurl is a stream run by curl and by the daemon.
+func versusCurl(name, title string, s stream) scenario {
+	return scenario{name: name, title: title, baseline: "curl", run: func(b *bench, iter int) []Run {
+		return pair(iter,
+			func() Run { return b.curlRun(name, s) },
+			func() Run { return b.editorRun(name, "tinychat", b.daemon, b.daemonEnv, s) })
+	}}
+}
+
+func scenarios(c *config) []scenario {
+	tokens := func(format string, n, flush int) stream {
+		return stream{format: format, mock: mockConfig{chunks: n, flush: flush}}
+	}
+	return []scenario{
+		versusCurl("t10k", fmt.Sprintf("%s deltas", count(c.small)), tokens("openai", c.small, 1)),
+		versusCurl("t100k", fmt.Sprintf("%s deltas", count(c.large)), tokens("openai", c.large, 1)),
+		versusCurl("t100k-f64", fmt.Sprintf("%s deltas, 64 events per write (client-bound)", count(c.large)), tokens("openai", c.large, 64)),
+		versusCurl("t100k-an", fmt.Sprintf("%s deltas, Anthropic format", count(c.large)), tokens("anthropic", c.large, 1)),
+		versusCurl("l1ms", fmt.Sprintf("%d deltas at %v pacing, %v before the first byte (stamped)", c.latChunks, c.latPace, c.latDelay),
+			stream{format: "openai", mock: mockConfig{chunks: c.latChunks, pace: c.latPace, delay: c.latDelay, flush: 1, ts: true}}),
+		{name: "startup", title: fmt.Sprintf("process start to initialize response, %d starts per iteration", c.starts),
+			run: func(b *bench, iter int) []Run { return []Run{b.startupRun("startup", c.starts)} }},
+		func() scenario {
+			s := stream{format: "openai", mock: mockConfig{chunks: c.slowChunks, flush: 1, ts: true}, work: c.slowWork}
+			return scenario{name: "slow", title: fmt.Sprintf("%v per frame, %s stamped deltas", c.slowWork, count(c.slowChunks)), baseline: "relay1", onStream: true,
+				run: func(b *bench, iter int) []Run {
+					return pair(iter,
+						func() Run { return b.editorRun("slow", "relay1", b.relay, b.relayEnv(), s) },
+						func() Run { return b.editorRun("slow", "tinychat", b.daemon, b.daemonEnv, s) })
+				}}
+		}(),
+		{name: "concurrent", title: fmt.Sprintf("%d concurrent streams in one daemon, %d deltas each at %v pacing after %v", c.streams, c.streamChunks, c.streamPace, c.streamDelay),
+			run: func(b *bench, iter int) []Run {
+				return []Run{b.concurrentRun("concurrent", c.streams, mockConfig{chunks: c.streamChunks, pace: c.streamPace, delay: c.streamDelay, flush: 1})}
+			}},
+		{name: "cancel", title: "$/cancelRequest to the provider connection's close",
+			run: func(b *bench, iter int) []Run {
+				// Spread the cancels over the iterations.
+				n := c.cancels / c.iterations
+				if iter < c.cancels%c.iterations {
+					n++
+				}
+				if n == 0 {
+					return nil
+				}
+				return []Run{b.cancelRun("cancel", n)}
+			}},
+	}
+}
+
+var groups = map[string][]string{
+	"all":        {"t10k", "t100k", "t100k-f64", "t100k-an", "l1ms", "startup", "slow", "concurrent", "cancel"},
+	"throughput": {"t10k", "t100k", "t100k-f64", "t100k-an"},
+	"latency":    {"l1ms", "startup"},
+}
+
+// pick returns the scenarios a comma-separated list of names and groups
+// names, in their usual order.
+func pick(all []scenario, list string) ([]scenario, error) {
+	want := map[string]bool{}
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if g, ok := groups[n]; ok {
+			for _, m := range g {
+				want[m] = true
+			}
+			continue
+		}
+		if !slices.ContainsFunc(all, func(s scenario) bool { return s.name == n }) {
+			return nil, fmt.Errorf("unknown scenario %q (scenarios: %s; groups: all, throughput, latency)", n, strings.Join(groups["all"], ", "))
+		}
+		want[n] = true
+	}
+	var out []scenario
+	for _, s := range all {
+		if want[s.name] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// count writes n as 10k, 100k, 1.5k or 200.
+func count(n int) string {
+	switch {
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	case n >= 1000:
+		return fmt.Sprintf("%.1fk", float64(n)/1000)
+	}
+	return fmt.Sprint(n)
+}
