@@ -94,12 +94,24 @@ type common struct {
 	db       string
 	logLevel string
 	config   string
+
+	// Limits of provider requests, set by providerFlags.
+	retries                                       int
+	connectTimeout, firstByteTimeout, idleTimeout time.Duration
+}
+
+// providerFlags adds the flags of the commands that call providers.
+func (c *common) providerFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.retries, "retries", c.retries, "retries of a provider request that failed before any text arrived (connection errors, 429, 5xx); 0 for none")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", 10*time.Second, "limit on connecting to a provider")
+	fs.DurationVar(&c.firstByteTimeout, "first-byte-timeout", 60*time.Second, "limit on waiting for the first event of a reply")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "limit on the gap between two events of a reply")
 }
 
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet("tinychat "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := &common{}
+	c := &common{retries: 3}
 	fs.StringVar(&c.db, "db", "", "database file (default $TINYCHAT_DB, else $XDG_DATA_HOME/tinychat/tinychat.db); :memory: for a throwaway store")
 	fs.StringVar(&c.logLevel, "log-level", os.Getenv("TINYCHAT_LOG_LEVEL"), "debug, info, warn or error (default $TINYCHAT_LOG_LEVEL, else info for serve and warn for other commands)")
 	fs.StringVar(&c.config, "config", "", "configuration file (default $TINYCHAT_CONFIG, else $XDG_CONFIG_HOME/tinychat/config.toml)")
@@ -144,10 +156,18 @@ func (c *common) registry(log *slog.Logger) (*providers.Registry, *providers.Con
 		return nil, nil, err
 	}
 	log.Debug("configuration", "file", cfg.Path, "found", cfg.Found)
+	retries := c.retries
+	if retries == 0 {
+		retries = -1 // Options take 0 for the default
+	}
 	reg := providers.NewRegistry(providers.Options{
-		Config: cfg,
-		Getenv: os.Getenv,
-		Logger: log,
+		Config:           cfg,
+		Getenv:           os.Getenv,
+		Logger:           log,
+		MaxRetries:       retries,
+		ConnectTimeout:   c.connectTimeout,
+		FirstByteTimeout: c.firstByteTimeout,
+		IdleTimeout:      c.idleTimeout,
 		OnRetry: func(provider string, attempt int, wait time.Duration, err error) {
 			log.Warn("retrying provider request", "provider", provider, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", err)
 		},
@@ -169,6 +189,7 @@ func configDefaults(reg *providers.Registry, cfg *providers.Config) session.Defa
 
 func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs, c := newFlags("serve", stderr)
+	c.providerFlags(fs)
 	jsonl := fs.Bool("jsonl", false, "newline-delimited JSON instead of LSP Content-Length framing")
 	maxSize := fs.Int("max-message-size", rpc.DefaultMaxMessageSize, "largest message accepted, in bytes")
 	if err := parse(fs, args); err != nil {
@@ -237,6 +258,7 @@ func workspace(dir string) (string, error) {
 
 func ask(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs, c := newFlags("ask", stderr)
+	c.providerFlags(fs)
 	provider := fs.String("provider", "", "provider (default: the session's last, else the first configured)")
 	model := fs.String("model", "", "model (default: the session's last, else the provider's default)")
 	dir := workspaceFlag(fs)

@@ -64,9 +64,10 @@ type retryPolicy struct {
 // reply text already reached the caller: from then on a retry would repeat
 // that text, so the failure is final whatever it is.
 func (rp *retryPolicy) run(ctx context.Context, provider string, try func() (started bool, err error)) error {
+	retries := rp.retries(ctx)
 	for attempt := 1; ; attempt++ {
 		started, err := try()
-		if err == nil || started || attempt > rp.max {
+		if err == nil || started || attempt > retries {
 			return err
 		}
 		wait, ok := rp.wait(attempt, err)

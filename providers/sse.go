@@ -160,7 +160,8 @@ func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onD
 	// which closes the connection and so ends any read in progress.
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	limit := p.c.firstByte
+	firstByte, idle := p.c.timeouts(ctx)
+	limit := firstByte
 	timer := time.AfterFunc(limit, func() { cancel(errStalled) })
 	defer timer.Stop()
 
@@ -180,7 +181,7 @@ func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onD
 			err = rerr
 			break
 		}
-		limit = p.c.idle
+		limit = idle
 		timer.Reset(limit)
 		text, derr := dec.decode(ev.Type, ev.Data, &prog)
 		if text != "" {
@@ -230,11 +231,12 @@ func (p *httpProvider) Models(ctx context.Context) ([]string, error) {
 // bounds the whole of it.
 func (p *httpProvider) models(ctx context.Context) (ids []string, err error) {
 	defer func() { err = p.fail(err) }()
-	actx, cancel := context.WithTimeoutCause(ctx, p.c.firstByte, errStalled)
+	limit, _ := p.c.timeouts(ctx)
+	actx, cancel := context.WithTimeoutCause(ctx, limit, errStalled)
 	defer cancel()
 	resp, err := p.send(actx, http.MethodGet, p.modelsPath, "application/json", nil)
 	if err != nil {
-		return nil, p.cut(ctx, actx, p.c.firstByte, connectionError(err))
+		return nil, p.cut(ctx, actx, limit, connectionError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -246,7 +248,7 @@ func (p *httpProvider) models(ctx context.Context) (ids []string, err error) {
 	}
 	ids, err = decode(io.LimitReader(resp.Body, maxModelsBody))
 	if err != nil {
-		return nil, p.cut(ctx, actx, p.c.firstByte, &Error{Status: resp.StatusCode, Type: "invalid_response", Message: "cannot decode the models list: " + err.Error()})
+		return nil, p.cut(ctx, actx, limit, &Error{Status: resp.StatusCode, Type: "invalid_response", Message: "cannot decode the models list: " + err.Error()})
 	}
 	return ids, nil
 }

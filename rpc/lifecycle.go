@@ -3,10 +3,12 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 	"go.lsp.dev/protocol"
 
+	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
 )
 
@@ -17,7 +19,32 @@ const ProtocolVersion = 1
 type initializeParams struct {
 	protocol.InitializeParams
 	WorkspaceFolders      []protocol.WorkspaceFolder `json:"workspaceFolders"`
-	InitializationOptions *session.Defaults          `json:"initializationOptions"`
+	InitializationOptions *initOptions               `json:"initializationOptions"`
+}
+
+// initOptions are an editor's defaults for its connection.
+type initOptions struct {
+	session.Defaults
+	// Retries of a failed provider request; 0 means none.
+	Retries *int `json:"retries"`
+	// Timeouts, in seconds, for a provider's first byte and for the gap
+	// between two events of a stream.
+	FirstByteTimeout float64 `json:"firstByteTimeout"`
+	IdleTimeout      float64 `json:"idleTimeout"`
+}
+
+func (o *initOptions) limits() providers.Limits {
+	l := providers.Limits{
+		FirstByteTimeout: time.Duration(o.FirstByteTimeout * float64(time.Second)),
+		IdleTimeout:      time.Duration(o.IdleTimeout * float64(time.Second)),
+	}
+	if o.Retries != nil {
+		l.MaxRetries = *o.Retries
+		if l.MaxRetries == 0 {
+			l.MaxRetries = -1
+		}
+	}
+	return l
 }
 
 type initializeResult struct {
@@ -64,7 +91,11 @@ func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, er
 		s.workspace = ws
 	}
 	if o := p.InitializationOptions; o != nil {
-		s.defaults = mergeDefaults(*o, s.defaults)
+		if (o.Retries != nil && *o.Retries < 0) || o.FirstByteTimeout < 0 || o.IdleTimeout < 0 {
+			return nil, invalidParams("initializationOptions", "retries and timeouts must not be negative")
+		}
+		s.defaults = mergeDefaults(o.Defaults, s.defaults)
+		s.limits = o.limits()
 	}
 
 	var res initializeResult

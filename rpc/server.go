@@ -45,6 +45,7 @@ type Server struct {
 	mu          sync.Mutex
 	workspace   string
 	defaults    session.Defaults
+	limits      providers.Limits // retries and timeouts from initializationOptions
 	initialized bool
 	shutdown    bool
 	exitCode    int
@@ -158,6 +159,7 @@ func (s *Server) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 	rctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
 	s.inflight[req.ID] = cancel
+	rctx = providers.WithLimits(rctx, s.limits)
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {

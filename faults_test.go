@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tinychat/tinychat/providers/providertest"
+	"github.com/tinychat/tinychat/session"
+)
+
+// answer waits for the response on ch and decodes its error.
+func answer(t *testing.T, ch chan json.RawMessage) (code int, data map[string]any) {
+	t.Helper()
+	select {
+	case raw := <-ch:
+		var resp struct {
+			Error *struct {
+				Code int
+				Data map[string]any
+			}
+		}
+		json.Unmarshal(raw, &resp)
+		if resp.Error == nil {
+			t.Fatalf("want an error, got %s", raw)
+		}
+		return resp.Error.Code, resp.Error.Data
+	case <-time.After(30 * time.Second):
+		t.Fatal("no answer")
+	}
+	return 0, nil
+}
+
+// TestRetriesAreToldAndConfigurable checks --retries, the retries of
+// initializationOptions, and that each retry reaches the editor as a
+// window/logMessage warning as well as stderr.
+func TestRetriesAreToldAndConfigurable(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	env := map[string]string{"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": srv.BaseURL()}
+
+	p := startProc(t, env, "--retries", "1")
+	_, ch := p.send("chat/send", map[string]any{"message": "error 503 overloaded", "provider": "openai"})
+	code, data := answer(t, ch)
+	if code != -32001 || data["status"] != float64(503) || data["retryable"] != true || data["userMessage"] != "error 503 overloaded" {
+		t.Errorf("answer %d %v", code, data)
+	}
+	if n := len(srv.Requests()); n != 2 {
+		t.Errorf("%d requests with --retries 1, want 2", n)
+	}
+	out := p.output()
+	if !strings.Contains(out, `"method":"window/logMessage","params":{"message":"retrying provider request`) || !strings.Contains(out, `"type":2`) {
+		t.Errorf("no window/logMessage warning for the retry:\n%s", out)
+	}
+	if !strings.Contains(out, "level=WARN msg=\"retrying provider request\" provider=openai attempt=1") {
+		t.Errorf("no log line on stderr for the retry:\n%s", out)
+	}
+
+	q := startProc(t, env)
+	q.call("initialize", map[string]any{"capabilities": map[string]any{}, "initializationOptions": map[string]any{"retries": 0}}, nil)
+	before := len(srv.Requests())
+	_, ch = q.send("chat/send", map[string]any{"message": "error 429 slow down", "provider": "openai"})
+	if code, _ := answer(t, ch); code != -32001 {
+		t.Errorf("code %d", code)
+	}
+	if n := len(srv.Requests()) - before; n != 1 {
+		t.Errorf("%d requests with retries 0 in initializationOptions, want 1", n)
+	}
+}
+
+// TestStalledStreamTimesOut sets a short idle timeout through
+// initializationOptions: a stream that stalls ends in -32001 "timeout",
+// and the text that had arrived is kept as interrupted.
+func TestStalledStreamTimesOut(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	p := startProc(t, map[string]string{"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": srv.BaseURL()})
+	p.call("initialize", map[string]any{"capabilities": map[string]any{}, "initializationOptions": map[string]any{"idleTimeout": 0.3}}, nil)
+	_, ch := p.send("chat/send", map[string]any{"message": "stall", "provider": "openai", "workspace": "/stall"})
+	code, data := answer(t, ch)
+	if code != -32001 || data["type"] != "timeout" || data["status"] != float64(0) || data["text"] != "stalling " {
+		t.Fatalf("answer %d %v", code, data)
+	}
+	var got struct{ Messages []session.Message }
+	p.call("session/get", map[string]any{"sessionId": data["sessionId"]}, &got)
+	if len(got.Messages) != 2 || got.Messages[1].Content != "stalling " || !got.Messages[1].Interrupted {
+		t.Errorf("stored: %+v", got.Messages)
+	}
+}
