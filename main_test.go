@@ -161,21 +161,10 @@ func TestDaemonOverPipes(t *testing.T) {
 			fmt.Fprintf(stdin, "Content-Length: %d\r\n\r\n%s", len(body), body)
 		}
 		read := func() map[string]any {
-			n := 0
-			for {
-				line, err := r.ReadString('\n')
-				if err != nil {
-					t.Fatalf("reading: %v; stderr: %s", err, stderr.String())
-				}
-				if line == "\r\n" {
-					break
-				}
-				if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
-					n, _ = strconv.Atoi(strings.TrimSpace(v))
-				}
+			body, err := readFrame(r)
+			if err != nil {
+				t.Fatalf("reading: %v; stderr: %s", err, stderr.String())
 			}
-			body := make([]byte, n)
-			io.ReadFull(r, body)
 			var m map[string]any
 			if err := json.Unmarshal(body, &m); err != nil {
 				t.Fatalf("bad body %q", body)
@@ -347,21 +336,10 @@ func TestMalformedInputToTheBinary(t *testing.T) {
 	answered := map[float64]bool{}
 	var codes []float64
 	for len(answered) < len(bad) {
-		n := 0
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("the daemon stopped: %v (answered %v, errors %v)", err, answered, codes)
-			}
-			if line == "\r\n" {
-				break
-			}
-			if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
-				n, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
+		body, err := readFrame(r)
+		if err != nil {
+			t.Fatalf("the daemon stopped: %v (answered %v, errors %v)", err, answered, codes)
 		}
-		body := make([]byte, n)
-		io.ReadFull(r, body)
 		var m struct {
 			ID     any
 			Result *struct{ Text string }
@@ -392,4 +370,24 @@ func TestMalformedInputToTheBinary(t *testing.T) {
 	if !slices.Equal(codes, want) {
 		t.Errorf("error codes %v, want %v", codes, want)
 	}
+}
+
+// readFrame reads the body of one Content-Length framed message.
+func readFrame(r *bufio.Reader) ([]byte, error) {
+	n := 0
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		if line == "\r\n" {
+			break
+		}
+		if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+			n, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	body := make([]byte, n)
+	_, err := io.ReadFull(r, body)
+	return body, err
 }
