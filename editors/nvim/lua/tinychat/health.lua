@@ -68,38 +68,36 @@ function M.check()
     info("not running: it starts on the first tinychat command")
   end
 
-  local args = { exe, "config" }
+  local args = { exe, "config", "--json" }
   vim.list_extend(args, db_flag(cmd))
   local conf, cwhy = run(args)
   if not conf then
     err("tinychat config failed: " .. cwhy)
     return
   end
-  local in_table = false
+  local decoded, resolved = pcall(vim.json.decode, table.concat(conf, "\n"))
+  if not decoded or type(resolved) ~= "table" then
+    err("tinychat config --json printed no JSON: " .. tostring(resolved))
+    return
+  end
+  ok("store: " .. tostring(resolved.db))
+  if type(resolved.defaultProvider) == "string" then
+    info("default provider: " .. resolved.defaultProvider)
+  end
+  start("tinychat: providers")
   local configured = 0
-  for _, line in ipairs(conf) do
-    local db = line:match("^db: (.*)$")
-    local default = line:match("^default provider: (.*)$")
-    if db then
-      ok("store: " .. db)
-    elseif default then
-      info("default provider: " .. default)
-    elseif line:match("^PROVIDER%s") then
-      in_table = true
-      start("tinychat: providers")
-    elseif in_table and line ~= "" then
-      local name, yes, model, url = line:match("^(%S+)%s+(%S+)%s+(%S*)%s*(%S*)")
-      if name then
-        local where = (model ~= "" and (", default model " .. model) or "") .. (url ~= "" and (", " .. url) or "")
-        if yes == "true" then
-          if name ~= "echo" then
-            configured = configured + 1
-          end
-          ok(name .. ": configured" .. where)
-        else
-          info(name .. ": not configured (no key)" .. where)
-        end
+  for _, p in ipairs(resolved.providers or {}) do
+    local model = type(p.defaultModel) == "string" and p.defaultModel or ""
+    local url = type(p.baseUrl) == "string" and p.baseUrl or ""
+    local where = (model ~= "" and (", default model " .. model) or "") .. (url ~= "" and (", " .. url) or "")
+    if p.configured == true then
+      if p.name ~= "echo" then
+        configured = configured + 1
       end
+      ok(p.name .. ": configured" .. where)
+    else
+      local env = type(p.key) == "table" and type(p.key.env) == "string" and (" (no key: set " .. p.key.env .. ")") or ""
+      info(p.name .. ": not configured" .. env .. where)
     end
   end
   if configured == 0 then
