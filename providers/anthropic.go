@@ -78,9 +78,10 @@ func alternate(msgs []Message) []wireMessage {
 
 func (anthropicWire) newDecoder() decoder { return new(anthropicDecoder) }
 
-// anthropicDecoder decodes Messages stream events. It keeps its JSON
-// decoder and one event to decode each into, so that decoding a delta
-// allocates little more than its text.
+// anthropicDecoder decodes Messages stream events. It reads the usual
+// event, a content_block_delta, with the fast path (fastpath.go); anything
+// else with encoding/json, keeping its JSON decoder and one event to decode
+// each into, so that decoding allocates little more than the text.
 type anthropicDecoder struct {
 	json jsonDecoder
 	ev   anthropicEvent
@@ -115,6 +116,14 @@ func (u *anthropicUsage) input() int {
 // decode reads one event. Only text deltas carry reply text: thinking and
 // tool-input deltas, pings and event types added later are passed over.
 func (d *anthropicDecoder) decode(typ, data string, p *progress) (string, error) {
+	if text, ok := scanAnthropicDelta(typ, data); ok {
+		return text, nil
+	}
+	return d.decodeJSON(typ, data, p)
+}
+
+// decodeJSON reads one event with encoding/json.
+func (d *anthropicDecoder) decodeJSON(typ, data string, p *progress) (string, error) {
 	if typ == "ping" {
 		return "", nil
 	}
@@ -153,4 +162,62 @@ func (d *anthropicDecoder) decode(typ, data string, p *progress) (string, error)
 		return "", eventError([]byte(data))
 	}
 	return "", nil
+}
+
+// scanAnthropicDelta is the fast path for a content_block_delta event: it
+// returns the text of a text delta, "" for another kind of delta. It takes
+// an object with no message and no usage.
+func scanAnthropicDelta(typ, data string) (text string, ok bool) {
+	if typ != "" && typ != "content_block_delta" {
+		return "", false
+	}
+	j := jsonScan{s: data}
+	var evType, deltaType string
+	var seenType, seenDelta bool
+	ok = j.object(func(k string) bool {
+		var ok bool
+		switch k {
+		case "type":
+			evType, ok = j.nullableString(false)
+			return once(&seenType) && ok
+		case "delta":
+			return once(&seenDelta) && scanAnthropicDeltaObject(&j, &deltaType, &text)
+		}
+		// A message or a usage belong to other events: they are left to
+		// encoding/json.
+		return j.skipField(k, "type", "message", "delta", "usage")
+	})
+	if !ok || !j.end() || cmp.Or(typ, evType) != "content_block_delta" {
+		return "", false
+	}
+	if deltaType != "text_delta" {
+		return "", true
+	}
+	return text, true
+}
+
+// scanAnthropicDeltaObject reads the delta of a content_block_delta, or
+// null.
+func scanAnthropicDeltaObject(j *jsonScan, typ, text *string) bool {
+	if j.null() {
+		return true
+	}
+	var seenType, seenText, seenStop bool
+	return j.object(func(k string) bool {
+		var ok bool
+		switch k {
+		case "type":
+			*typ, ok = j.nullableString(false)
+			return once(&seenType) && ok
+		case "text":
+			*text, ok = j.nullableString(true)
+			return once(&seenText) && ok
+		case "stop_reason":
+			// Read for its type only: a content_block_delta has no use
+			// for it.
+			_, ok = j.nullableString(false)
+			return once(&seenStop) && ok
+		}
+		return j.skipField(k, "type", "text", "stop_reason")
+	})
 }

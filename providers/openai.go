@@ -3,6 +3,7 @@ package providers
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 // openAIAPI is OpenAI's Chat Completions API. As in OpenAI's own SDKs, its
@@ -79,9 +80,10 @@ func (w openAIWire) encode(req *Request, model string) ([]byte, error) {
 
 func (openAIWire) newDecoder() decoder { return new(openAIDecoder) }
 
-// openAIDecoder decodes chat.completion.chunk events. It keeps its JSON
-// decoder and one chunk to decode each event into, so that decoding a delta
-// allocates little more than its text.
+// openAIDecoder decodes chat.completion.chunk events. It reads the usual
+// chunk, one piece of text, with the fast path (fastpath.go); anything else
+// with encoding/json, keeping its JSON decoder and one chunk to decode each
+// event into, so that decoding allocates little more than the text.
 type openAIDecoder struct {
 	json  jsonDecoder
 	chunk openAIChunk
@@ -90,11 +92,8 @@ type openAIDecoder struct {
 type openAIChunk struct {
 	Model   string         `json:"model"`
 	Choices []openAIChoice `json:"choices"`
-	Usage   *struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
-	} `json:"usage"`
-	Error any `json:"error"`
+	Usage   *openAIUsage   `json:"usage"`
+	Error   any            `json:"error"`
 }
 
 type openAIChoice struct {
@@ -104,10 +103,33 @@ type openAIChoice struct {
 	FinishReason string `json:"finish_reason"`
 }
 
+type openAIUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+// openAIFields is what a chunk tells, read by either path.
+type openAIFields struct {
+	model   string // may be a part of the event's data
+	usage   *openAIUsage
+	choice  bool // the chunk has a choice; content and finish are the first one's
+	content string
+	finish  string
+}
+
 // decode reads one chunk. The stream ends at data: [DONE], but is whole
 // from its finish_reason on: a server that closes the stream there (or
 // before the usage chunk) still gave a complete reply.
 func (d *openAIDecoder) decode(_, data string, p *progress) (string, error) {
+	var f openAIFields
+	if f.scan(data) {
+		return f.apply(p)
+	}
+	return d.decodeJSON(data, p)
+}
+
+// decodeJSON reads one chunk with encoding/json.
+func (d *openAIDecoder) decodeJSON(data string, p *progress) (string, error) {
 	if data == "[DONE]" {
 		p.complete, p.ended = true, true
 		return "", nil
@@ -124,27 +146,99 @@ func (d *openAIDecoder) decode(_, data string, p *progress) (string, error) {
 	if c.Error != nil {
 		return "", eventError([]byte(data))
 	}
-	if c.Model != "" {
-		p.Model = c.Model
+	f := openAIFields{model: c.Model, usage: c.Usage}
+	if len(c.Choices) > 0 {
+		ch := &c.Choices[0]
+		f.choice, f.content, f.finish = true, ch.Delta.Content, ch.FinishReason
+	}
+	return f.apply(p)
+}
+
+// apply records what the chunk tells in p and returns its text.
+func (f *openAIFields) apply(p *progress) (string, error) {
+	// Every chunk names the model: it is copied only when it changes, so
+	// that p does not keep the event's data.
+	if f.model != "" && f.model != p.Model {
+		p.Model = strings.Clone(f.model)
 	}
 	// OpenAI sends usage in a chunk of its own, Mistral with finish_reason.
-	if c.Usage != nil {
-		p.Usage = Usage{InputTokens: c.Usage.PromptTokens, OutputTokens: c.Usage.CompletionTokens}
+	if f.usage != nil {
+		p.Usage = Usage{InputTokens: f.usage.PromptTokens, OutputTokens: f.usage.CompletionTokens}
 	}
 	// The usage chunk has no choices.
-	if len(c.Choices) == 0 {
+	if !f.choice {
 		return "", nil
 	}
-	ch := &c.Choices[0]
-	switch ch.FinishReason {
+	switch f.finish {
 	case "":
 	case "error":
 		// Mistral's way to report a failure inside the stream.
-		return ch.Delta.Content, &Error{Type: "finish_reason_error", Message: `the model stopped with finish_reason "error"`, Retryable: true}
+		return f.content, &Error{Type: "finish_reason_error", Message: `the model stopped with finish_reason "error"`, Retryable: true}
 	case "length", "model_length":
 		p.StopReason, p.complete = StopMaxTokens, true
 	default:
 		p.StopReason, p.complete = StopEnd, true
 	}
-	return ch.Delta.Content, nil
+	return f.content, nil
+}
+
+// scan is the fast path for a chunk: it takes an object with at most one
+// choice, and no usage and no error (or null ones).
+func (f *openAIFields) scan(data string) bool {
+	j := jsonScan{s: data}
+	var model, choices bool
+	return j.object(func(k string) bool {
+		var ok bool
+		switch k {
+		case "model":
+			f.model, ok = j.nullableString(false)
+			return once(&model) && ok
+		case "choices":
+			return once(&choices) && f.scanChoices(&j)
+		case "usage", "error":
+			// A usage is rare: it is left to encoding/json.
+			return j.null()
+		}
+		return j.skipField(k, "model", "choices", "usage", "error")
+	}) && j.end()
+}
+
+// scanChoices reads an array of no more than one choice.
+func (f *openAIFields) scanChoices(j *jsonScan) bool {
+	if !j.eat('[') {
+		return false
+	}
+	if j.next() == ']' {
+		j.i++
+		return true
+	}
+	f.choice = true
+	var delta, finish bool
+	return j.object(func(k string) bool {
+		var ok bool
+		switch k {
+		case "delta":
+			return once(&delta) && f.scanDelta(j)
+		case "finish_reason":
+			f.finish, ok = j.nullableString(false)
+			return once(&finish) && ok
+		}
+		return j.skipField(k, "delta", "finish_reason")
+	}) && j.eat(']')
+}
+
+// scanDelta reads a choice's delta, or null.
+func (f *openAIFields) scanDelta(j *jsonScan) bool {
+	if j.null() {
+		return true
+	}
+	var content bool
+	return j.object(func(k string) bool {
+		if k != "content" {
+			return j.skipField(k, "content")
+		}
+		var ok bool
+		f.content, ok = j.nullableString(true)
+		return once(&content) && ok
+	})
 }
