@@ -21,11 +21,12 @@ func TestMain(m *testing.M) {
 
 // TestRun runs every scenario once, small, against the daemon built from
 // this repository, and checks the JSON it prints: every run whole, every
-// delta counted.
+// delta counted, every store request answered.
 func TestRun(t *testing.T) {
 	var out, errs bytes.Buffer
-	code := run([]string{"-json", "-iterations", "1", "-small", "200", "-large", "300", "-lat-chunks", "20",
+	code := run([]string{"-json", "-scenarios", "all", "-iterations", "1", "-small", "200", "-large", "300", "-lat-chunks", "20",
 		"-starts", "2", "-slow-chunks", "200", "-streams", "8", "-stream-chunks", "20", "-stream-delay", "20ms", "-cancels", "2",
+		"-store-messages", "2000", "-store-sessions", "20", "-store-big", "200", "-store-repeats", "2",
 		"-timeout", "60s", "-run-timeout", "20s"}, &out, &errs)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errs.String())
@@ -34,6 +35,7 @@ func TestRun(t *testing.T) {
 		Machine   machine
 		Summaries []summary
 		Targets   []target
+		Store     *storeInfo
 		Runs      []Run
 		Errors    []string
 	}
@@ -63,6 +65,27 @@ func TestRun(t *testing.T) {
 		if strings.Contains(tg.Metric, "unmixed") && (tg.Met == nil || !*tg.Met) {
 			t.Errorf("%s: %s", tg.Metric, tg.Measured)
 		}
+	}
+	if st := res.Store; st == nil || st.Messages != 2000 || st.Sessions != 20+3*2 || st.BigMessages != 200 || st.Word == "" || st.Common == "" {
+		t.Errorf("store: %+v", st)
+	}
+	stores := 0
+	for _, r := range res.Runs {
+		if r.Scenario != "store" {
+			continue
+		}
+		stores++
+		for _, q := range storeRequestNames {
+			if n := len(r.Store.RequestsMs[q]); n != 2 || r.Store.Bytes[q] == 0 {
+				t.Errorf("store: %s timed %d times, %d bytes", q, n, r.Store.Bytes[q])
+			}
+		}
+		if r.Store.OpenPeakKB == 0 || r.Store.QueryPeakKB < r.Store.OpenPeakKB || r.PeakKB < r.Store.QueryPeakKB {
+			t.Errorf("store: peak RSS %d, %d, %d KB", r.Store.OpenPeakKB, r.Store.QueryPeakKB, r.PeakKB)
+		}
+	}
+	if targets := strings.Count(out.String(), `"metric": "store: `); stores != 1 || targets != 9 {
+		t.Errorf("%d store runs, %d store targets", stores, targets)
 	}
 	if !strings.HasPrefix(res.Machine.Command, "go run ./bench -json") {
 		t.Errorf("command %q", res.Machine.Command)

@@ -1,8 +1,9 @@
 // Command bench measures the tinychat daemon against piped curl, the floor,
 // on a loopback mock provider (issue 7).
 //
-//	go run ./bench                                  # every scenario, 5 interleaved iterations
+//	go run ./bench                                  # every scenario but store, 5 interleaved iterations
 //	go run ./bench -iterations 7 -scenarios throughput
+//	go run ./bench -scenarios store                 # the daemon on a store of 100k messages
 //	go run ./bench -scenarios l1ms,cancel -json     # machine-readable
 //	go run ./bench mock -chunks 5 -delay 10ms       # the mock provider alone
 //
@@ -25,6 +26,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +58,9 @@ type config struct {
 	cancels      int
 	runTimeout   time.Duration
 	timeout      time.Duration
+
+	// The store scenario: its store's size, and requests per daemon.
+	storeMessages, storeSessions, storeBig, storeRepeats int
 }
 
 func main() {
@@ -89,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&c.iterations, "iterations", 5, "interleaved iterations: every scenario runs once in each")
-	fs.StringVar(&c.scenarios, "scenarios", "all", "comma-separated scenarios or groups: all, throughput (t10k,t100k,t100k-f64,t100k-an), latency (l1ms,startup), slow, concurrent, cancel")
+	fs.StringVar(&c.scenarios, "scenarios", "default", "comma-separated scenarios or groups: default (every scenario but store), all, throughput (t10k,t100k,t100k-f64,t100k-an), latency (l1ms,startup), slow, concurrent, cancel, store (a large store: built first, which takes a minute or more)")
 	fs.BoolVar(&c.json, "json", false, "print the results as JSON (runs, summaries, targets) instead of tables")
 	fs.BoolVar(&c.markdown, "markdown", false, "print the tables as markdown")
 	fs.BoolVar(&c.quiet, "q", false, "no progress lines on stderr")
@@ -109,6 +114,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.streamPace, "stream-pace", 10*time.Millisecond, "pace of each concurrent stream")
 	fs.DurationVar(&c.streamDelay, "stream-delay", 500*time.Millisecond, "each concurrent stream's delay before its first byte (a model's time to first token)")
 	fs.IntVar(&c.cancels, "cancels", 50, "cancels in all, spread over the iterations")
+	fs.IntVar(&c.storeMessages, "store-messages", 100000, "messages in the store scenario's store, in all")
+	fs.IntVar(&c.storeSessions, "store-sessions", 1000, "sessions of the store's workspace that session/list lists")
+	fs.IntVar(&c.storeBig, "store-big", 10000, "messages of the session the store scenario exports")
+	fs.IntVar(&c.storeRepeats, "store-repeats", 3, "times each request is sent to each daemon (store)")
 	fs.DurationVar(&c.runTimeout, "run-timeout", 2*time.Minute, "limit for one run")
 	fs.DurationVar(&c.timeout, "timeout", 20*time.Minute, "limit for the whole bench; past it every child is killed")
 	if err := fs.Parse(args); err != nil {
@@ -117,8 +126,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if c.iterations < 1 || c.db != "file" && c.db != "memory" {
-		return nil, errors.New("-iterations must be at least 1 and -db file or memory")
+	if c.iterations < 1 || c.db != "file" && c.db != "memory" || c.storeRepeats < 1 {
+		return nil, errors.New("-iterations and -store-repeats must be at least 1 and -db file or memory")
 	}
 	return c, nil
 }
@@ -191,6 +200,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
+	if slices.ContainsFunc(list, func(s scenario) bool { return s.name == "store" }) {
+		if err := b.buildStore(tmp, progress); err != nil {
+			fmt.Fprintln(stderr, "bench: building the store:", err)
+			return 1
+		}
+		m.LoadStart = loadavg()
+	}
 
 	var runs []Run
 	failed := false
@@ -210,6 +226,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	m.LoadEnd = loadavg()
 	rep := report(c, m, list, runs)
+	rep.Store = b.store
 	if c.json {
 		err = rep.writeJSON(stdout)
 	} else {

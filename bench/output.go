@@ -82,8 +82,12 @@ func (res *result) writeText(w io.Writer, md bool) error {
 		{"command", m.Command},
 		{"daemon", m.Daemon},
 		{"mock", m.Mock},
+		{"store", res.storeLine()},
 		{"method", fmt.Sprintf("iterations: %d, each running every scenario once, the two peers of a scenario back to back in alternating order. Figures are medians (min–max) over the iterations; a ratio is the median of the per-iteration ratios to the baseline peer.", c.iterations)},
 	} {
+		if kv[1] == "" {
+			continue
+		}
 		if md {
 			fmt.Fprintf(bw, "- %s: %s\n", kv[0], kv[1])
 		} else {
@@ -192,7 +196,13 @@ func (res *result) writeText(w io.Writer, md bool) error {
 		tc.write(bw, md)
 	}
 
-	tt := &table{title: "Targets (issue 7)", head: []string{"metric", "measured", "target", "met"}}
+	res.writeStore(bw, md)
+
+	title := "Targets (issue 7)"
+	if res.find("store", "tinychat") != nil {
+		title = "Targets (issue 7; store: issue 3)"
+	}
+	tt := &table{title: title, head: []string{"metric", "measured", "target", "met"}}
 	for _, t := range res.Targets {
 		met := "—"
 		if t.Met != nil {

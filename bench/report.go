@@ -93,6 +93,8 @@ type summary struct {
 	Streams      int `json:"streams"`
 	StreamsOK    int `json:"streams_ok"`
 	PeakUpstream num `json:"peak_upstream"`
+	// Requests to a large store, pooled over every run.
+	Store *storeSummary `json:"store,omitempty"`
 }
 
 type target struct {
@@ -107,6 +109,7 @@ type result struct {
 	Config    map[string]string `json:"config"`
 	Summaries []*summary        `json:"summaries"`
 	Targets   []target          `json:"targets"`
+	Store     *storeInfo        `json:"store,omitempty"` // the store scenario's store
 	Runs      []Run             `json:"runs"`
 	Errors    []string          `json:"errors,omitempty"`
 
@@ -121,6 +124,7 @@ func report(c *config, m machine, list []scenario, runs []Run) *result {
 		"lat_pace": c.latPace.String(), "lat_delay": c.latDelay.String(), "starts": fmt.Sprint(c.starts),
 		"slow_chunks": fmt.Sprint(c.slowChunks), "slow_work": c.slowWork.String(), "streams": fmt.Sprint(c.streams),
 		"stream_chunks": fmt.Sprint(c.streamChunks), "stream_pace": c.streamPace.String(), "stream_delay": c.streamDelay.String(), "cancels": fmt.Sprint(c.cancels),
+		"store_messages": fmt.Sprint(c.storeMessages), "store_sessions": fmt.Sprint(c.storeSessions), "store_big": fmt.Sprint(c.storeBig), "store_repeats": fmt.Sprint(c.storeRepeats),
 	}}
 	for _, s := range list {
 		var peers []string
@@ -217,6 +221,7 @@ func summarize(s scenario, peer string, runs []Run) *summary {
 	sm.AnswerUs, sm.AnswerP99Us = stats(answers), num(percentile(answers, .99))
 	sm.PeakUpstream = num(median(peaks))
 	sm.AnonMB, sm.FileMB = num(median(anon)), num(median(file))
+	sm.Store = summarizeStore(s.name, peer, runs)
 	return sm
 }
 
@@ -284,7 +289,7 @@ func (res *result) targets() []target {
 	if s := res.find("cancel", "tinychat"); s != nil {
 		add("cancel to upstream close", fmt.Sprintf("p50 %.2f ms, p99 %.2f ms (%d cancels)", s.CloseUs.Median/1e3, s.CloseP99Us/1e3, s.CloseUs.N), "≤ 5 ms", le(s.CloseUs.Median/1e3, 5))
 	}
-	return ts
+	return append(ts, res.storeTargets()...)
 }
 
 func (res *result) writeJSON(w io.Writer) error {

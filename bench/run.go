@@ -56,6 +56,8 @@ type Run struct {
 	InitsMs     []float64 `json:"inits_ms,omitempty"`
 	InitsDoneMs float64   `json:"package_inits_done_ms,omitempty"`
 	Err         string    `json:"error,omitempty"`
+
+	Store *storeFigures `json:"store,omitempty"` // requests over the wire to a large store
 }
 
 func (r *Run) fail(err error) {
@@ -88,6 +90,9 @@ func (r *Run) brief() string {
 	if len(r.CloseUs) > 0 {
 		fmt.Fprintf(&b, ", %d cancels, close median %.2f ms", len(r.CloseUs), median(r.CloseUs)/1e3)
 	}
+	if r.Store != nil {
+		b.WriteString(r.Store.brief())
+	}
 	if r.PeakKB > 0 {
 		fmt.Fprintf(&b, ", peak RSS %.1f MB", float64(r.PeakKB)/1024)
 	}
@@ -111,6 +116,7 @@ type bench struct {
 	end       time.Time     // of the whole bench
 	ids       atomic.Int64  // for workspaces and mock ids
 	cfg       *config
+	store     *storeInfo // built once for the store scenario
 	mockCmd   *exec.Cmd
 	mockIn    io.WriteCloser
 }

@@ -78,11 +78,17 @@ func scenarios(c *config) []scenario {
 				}
 				return []Run{b.cancelRun("cancel", n)}
 			}},
+		{name: "store", title: fmt.Sprintf("requests over the wire to the daemon on a store of %s messages (%s-message export, %s-session list, search), %d rounds per daemon",
+			count(c.storeMessages), count(c.storeBig), count(c.storeSessions), c.storeRepeats),
+			run: func(b *bench, iter int) []Run { return []Run{b.storeRun("store")} }},
 	}
 }
 
+// groups name sets of scenarios. default is what runs without -scenarios:
+// every scenario but store, whose store takes a minute or more to build.
 var groups = map[string][]string{
-	"all":        {"t10k", "t100k", "t100k-f64", "t100k-an", "l1ms", "startup", "slow", "concurrent", "cancel"},
+	"default":    {"t10k", "t100k", "t100k-f64", "t100k-an", "l1ms", "startup", "slow", "concurrent", "cancel"},
+	"all":        {"t10k", "t100k", "t100k-f64", "t100k-an", "l1ms", "startup", "slow", "concurrent", "cancel", "store"},
 	"throughput": {"t10k", "t100k", "t100k-f64", "t100k-an"},
 	"latency":    {"l1ms", "startup"},
 }
@@ -100,7 +106,7 @@ func pick(all []scenario, list string) ([]scenario, error) {
 			continue
 		}
 		if !slices.ContainsFunc(all, func(s scenario) bool { return s.name == n }) {
-			return nil, fmt.Errorf("unknown scenario %q (scenarios: %s; groups: all, throughput, latency)", n, strings.Join(groups["all"], ", "))
+			return nil, fmt.Errorf("unknown scenario %q (scenarios: %s; groups: default, all, throughput, latency)", n, strings.Join(groups["all"], ", "))
 		}
 		want[n] = true
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -371,6 +372,15 @@ func BenchmarkExport10k(b *testing.B) {
 		}
 	}
 	mustPut(b, s, sess.ID, msgs...)
+	// read is the part every format shares: reading the messages.
+	b.Run("read", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Messages(ctx, sess.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, format := range []string{"text", "markdown", "json"} {
 		b.Run(format, func(b *testing.B) {
 			b.ReportAllocs()
@@ -383,28 +393,156 @@ func BenchmarkExport10k(b *testing.B) {
 	}
 }
 
-func FuzzIndent(f *testing.F) {
-	golden, err := os.ReadFile(filepath.Join("testdata", "export.json"))
-	if err != nil {
-		f.Fatal(err)
+// encodingJSON is the json format as encoding/json writes it, which
+// exportJSON must match byte for byte.
+func encodingJSON(sess *Session, msgs []Message) (string, error) {
+	var compact, out bytes.Buffer
+	enc := json.NewEncoder(&compact)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(exportFile{Version: exportVersion, Session: *sess, Messages: msgs}); err != nil {
+		return "", err
 	}
-	for _, seed := range []string{
-		string(golden), `{}`, `[]`, `[{}, [], ""]`, `{"a": [1, {"b": null}], "c": "x\"y\\"}`,
-		`"\\\\\""`, `{"k\"": "v\\", "e": {}}`, `[true, false, -1.5e3]`,
+	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}
+
+// sameAsEncodingJSON checks exportJSON against encodingJSON: the same
+// bytes, or an error from both.
+func sameAsEncodingJSON(t *testing.T, sess *Session, msgs []Message) {
+	t.Helper()
+	want, werr := encodingJSON(sess, msgs)
+	got, err := exportJSON(sess, msgs)
+	switch {
+	case (err != nil) != (werr != nil):
+		t.Fatalf("exportJSON: error %v; encoding/json: error %v", err, werr)
+	case got != want:
+		t.Fatalf("exportJSON differs from encoding/json:\n got %q\nwant %q", got, want)
+	}
+}
+
+// randomString draws from what JSON quoting treats differently: quotes,
+// backslashes, control characters, HTML's <>&, multi-byte and invalid
+// UTF-8, U+2028 and U+2029.
+func randomString(rng *rand.Rand) string {
+	pieces := []string{"a", "Z", " ", "word ", "\"", "\\", "/", "<", ">", "&", "\x00", "\x01", "\b", "\f", "\n", "\r", "\t", "\x1f", "\x7f",
+		"é", "日本", "🙂", "\u2028", "\u2029", "\ufffd", "\xff", "\xe2\x80", "\xc3", "\xed\xa0\x80", "```go\n", "\\u0041"}
+	var b strings.Builder
+	for range rng.IntN(12) {
+		b.WriteString(pieces[rng.IntN(len(pieces))])
+	}
+	return b.String()
+}
+
+func randomTime(rng *rand.Rand) time.Time {
+	zones := []*time.Location{time.UTC, time.FixedZone("", 5*3600+1800), time.FixedZone("X", -8*3600), time.Local}
+	var t time.Time
+	switch rng.IntN(4) {
+	case 0:
+		t = time.UnixMilli(rng.Int64N(4e12)).UTC() // as the store keeps them
+	case 1:
+		t = time.Unix(rng.Int64N(1<<40)-1<<39, rng.Int64N(1e9)) // years out of range too
+	case 2:
+		t = time.Time{}
+	default:
+		t = time.Unix(rng.Int64N(4e9), rng.Int64N(1e9))
+	}
+	return t.In(zones[rng.IntN(len(zones))])
+}
+
+func randomMessages(rng *rand.Rand) []Message {
+	if rng.IntN(20) == 0 {
+		return nil
+	}
+	msgs := make([]Message, rng.IntN(4))
+	for i := range msgs {
+		m := &msgs[i]
+		m.ID, m.Role, m.Content = randomString(rng), []string{"user", "assistant", randomString(rng)}[rng.IntN(3)], randomString(rng)
+		m.CreatedAt = randomTime(rng)
+		if rng.IntN(2) == 0 {
+			m.Provider, m.Model = randomString(rng), randomString(rng)
+		}
+		if rng.IntN(2) == 0 {
+			m.Usage = &providers.Usage{InputTokens: rng.IntN(1 << 20), OutputTokens: rng.IntN(1<<20) - 1<<19}
+		}
+		m.Interrupted = rng.IntN(3) == 0
+		switch rng.IntN(3) {
+		case 0:
+			m.Context = []ContextItem{}
+		case 1:
+			for range 1 + rng.IntN(2) {
+				c := ContextItem{URI: randomString(rng), Text: randomString(rng)}
+				if rng.IntN(2) == 0 {
+					c.LanguageID = randomString(rng)
+				}
+				if rng.IntN(2) == 0 {
+					c.Range = &Range{Start: Position{Line: rng.IntN(100), Character: rng.IntN(3) - 1}, End: Position{Line: rng.IntN(1 << 30)}}
+				}
+				m.Context = append(m.Context, c)
+			}
+		}
+	}
+	return msgs
+}
+
+// TestExportJSONMatchesEncodingJSON compares exportJSON with encoding/json
+// on random sessions.
+func TestExportJSONMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for range 5000 {
+		sess := &Session{ID: randomString(rng), Workspace: randomString(rng), Title: randomString(rng),
+			CreatedAt: randomTime(rng), UpdatedAt: randomTime(rng), MessageCount: rng.IntN(1<<31) - 1<<30, Current: rng.IntN(2) == 0}
+		sameAsEncodingJSON(t, sess, randomMessages(rng))
+	}
+	sess, msgs := fixture()
+	sameAsEncodingJSON(t, sess, msgs)
+	sameAsEncodingJSON(t, sess, nil)
+	sameAsEncodingJSON(t, sess, []Message{})
+}
+
+// TestExportJSONFields fails when a type the json format holds gains,
+// loses or renames a field: exportJSON writes each field by hand and
+// must then be told.
+func TestExportJSONFields(t *testing.T) {
+	for typ, want := range map[reflect.Type]string{
+		reflect.TypeFor[exportFile]():      "version session messages",
+		reflect.TypeFor[Session]():         "id workspace title createdAt updatedAt messageCount current",
+		reflect.TypeFor[Message]():         "id role content createdAt provider,omitempty model,omitempty usage,omitempty interrupted,omitempty context,omitempty",
+		reflect.TypeFor[providers.Usage](): "inputTokens outputTokens",
+		reflect.TypeFor[ContextItem]():     "uri text languageId,omitempty range,omitempty",
+		reflect.TypeFor[Range]():           "start end",
+		reflect.TypeFor[Position]():        "line character",
 	} {
-		f.Add(seed)
+		var tags []string
+		for f := range typ.Fields() {
+			tags = append(tags, f.Tag.Get("json"))
+		}
+		if got := strings.Join(tags, " "); got != want {
+			t.Errorf("%v has the json fields %q; exportJSON writes %q: teach it the change", typ, got, want)
+		}
 	}
-	f.Fuzz(func(t *testing.T, in string) {
-		var compact bytes.Buffer
-		if json.Compact(&compact, []byte(in)) != nil {
-			return
+}
+
+func FuzzExportJSON(f *testing.F) {
+	f.Add("m1", "How do I read a file?\n```go\nx := \"<a>\"\n```", "openai", "// \u2028 \xff", int64(1741944360000), 52, uint8(0xff))
+	f.Add("", "", "", "", int64(-62135596800001), -1, uint8(0))
+	f.Fuzz(func(t *testing.T, id, content, provider, text string, at int64, tokens int, flags uint8) {
+		created := time.UnixMilli(at).UTC()
+		if flags&1 != 0 {
+			created = time.Unix(at, int64(tokens)).In(time.FixedZone("", tokens%(24*3600)))
 		}
-		var want bytes.Buffer
-		if err := json.Indent(&want, compact.Bytes(), "", "  "); err != nil {
-			t.Fatal(err)
+		m := Message{ID: id, Role: provider, Content: content, CreatedAt: created, Provider: provider, Model: text, Interrupted: flags&2 != 0}
+		if flags&4 != 0 {
+			m.Usage = &providers.Usage{InputTokens: tokens, OutputTokens: int(at)}
 		}
-		if got := indent(nil, compact.Bytes()); string(got) != want.String() {
-			t.Errorf("indent(%s) =\n%s\nwant\n%s", compact.Bytes(), got, want.Bytes())
+		if flags&8 != 0 {
+			m.Context = []ContextItem{{URI: id, Text: text, LanguageID: content}}
 		}
+		if flags&16 != 0 {
+			m.Context = append(m.Context, ContextItem{Text: content, Range: &Range{End: Position{Line: tokens, Character: int(flags)}}})
+		}
+		sess := &Session{ID: id, Workspace: text, Title: content, CreatedAt: created, UpdatedAt: time.UnixMilli(at), MessageCount: tokens, Current: flags&32 != 0}
+		sameAsEncodingJSON(t, sess, []Message{m, {Content: text}})
 	})
 }

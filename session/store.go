@@ -361,14 +361,21 @@ FROM messages WHERE session_id = ? ORDER BY seq`, sess.ID)
 	}
 	defer rows.Close()
 	msgs := make([]Message, 0, sess.MessageCount)
+	// The scan's destinations are made once for every row: Scan takes
+	// their addresses, which would move a set made per row to the heap.
+	// A row then costs only what the driver makes of it (its strings) and
+	// its usage. items may be the driver's own memory (sql.RawBytes): it
+	// is decoded before the next row is read.
+	var (
+		m       Message
+		created int64
+		in, out sql.NullInt64
+		items   sql.RawBytes
+	)
+	dest := []any{&m.ID, &m.Role, &m.Content, &created, &m.Provider, &m.Model, &in, &out, &m.Interrupted, &items}
 	for rows.Next() {
-		var (
-			m       Message
-			created int64
-			in, out sql.NullInt64
-			items   []byte
-		)
-		if err := rows.Scan(&m.ID, &m.Role, &m.Content, &created, &m.Provider, &m.Model, &in, &out, &m.Interrupted, &items); err != nil {
+		m = Message{}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		m.CreatedAt = fromMillis(created)
