@@ -151,7 +151,12 @@ func (s *Server) sessionExport(ctx context.Context, req *jsonrpc2.Request) (any,
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"format": p.Format, "content": content}, nil
+	res := make([]byte, 0, len(content)+len(content)/8+64)
+	res = append(res, `{"format":`...)
+	res = appendJSONString(res, []byte(p.Format))
+	res = append(res, `,"content":`...)
+	res = appendJSONString(res, []byte(content))
+	return rawResult(append(res, '}')), nil
 }
 
 func (s *Server) sessionImport(ctx context.Context, req *jsonrpc2.Request) (any, error) {
