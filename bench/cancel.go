@@ -20,15 +20,7 @@ func (b *bench) cancelRun(scenario string, n int) Run {
 		r.fail(err)
 		return r
 	}
-	if err := b.cancels(e, &r, n); err != nil {
-		r.fail(fmt.Errorf("%w%s", err, e.stderrNote()))
-		e.kill()
-		return r
-	}
-	u, err := e.stop()
-	r.WallMs = ms(time.Since(e.start))
-	r.usage, r.memory = u, e.mem
-	r.fail(err)
+	e.finish(&r, b.cancels(e, &r, n))
 	return r
 }
 

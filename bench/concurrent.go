@@ -18,15 +18,7 @@ func (b *bench) concurrentRun(scenario string, n int, per mockConfig) Run {
 		r.fail(err)
 		return r
 	}
-	if err := b.concurrent(e, &r, n, per); err != nil {
-		r.fail(fmt.Errorf("%w%s", err, e.stderrNote()))
-		e.kill()
-		return r
-	}
-	u, err := e.stop()
-	r.WallMs = ms(time.Since(e.start))
-	r.usage, r.memory = u, e.mem
-	r.fail(err)
+	e.finish(&r, b.concurrent(e, &r, n, per))
 	return r
 }
 

@@ -194,3 +194,19 @@ func (e *editor) stderrNote() string {
 	}
 	return "; stderr: " + s
 }
+
+// finish ends the daemon of a run: killed when the run failed with err,
+// else stopped, with its wall time, CPU and memory recorded. It reports
+// whether the run went well so far.
+func (e *editor) finish(r *Run, err error) bool {
+	if err != nil {
+		r.fail(fmt.Errorf("%w%s", err, e.stderrNote()))
+		e.kill()
+		return false
+	}
+	u, err := e.stop()
+	r.WallMs = ms(time.Since(e.start))
+	r.usage, r.memory = u, e.mem
+	r.fail(err)
+	return err == nil
+}

@@ -273,15 +273,9 @@ func (b *bench) editorRun(scenario, peer string, argv, env []string, s stream) R
 		return r
 	}
 	result, err := b.chat(e, &r, s)
-	if err != nil {
-		r.fail(fmt.Errorf("%w%s", err, e.stderrNote()))
-		e.kill()
+	if !e.finish(&r, err) {
 		return r
 	}
-	u, err := e.stop()
-	r.WallMs = ms(time.Since(e.start))
-	r.usage, r.memory = u, e.mem
-	r.fail(err)
 	// The reply in the response must be the one the deltas made.
 	text, err := resultText(result)
 	if err != nil {

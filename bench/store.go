@@ -217,15 +217,7 @@ func (b *bench) storeRun(scenario string) Run {
 		r.fail(err)
 		return r
 	}
-	if err := b.storeRequests(e, &r); err != nil {
-		r.fail(fmt.Errorf("%w%s", err, e.stderrNote()))
-		e.kill()
-		return r
-	}
-	u, err := e.stop()
-	r.WallMs = ms(time.Since(e.start))
-	r.usage, r.memory = u, e.mem
-	r.fail(err)
+	e.finish(&r, b.storeRequests(e, &r))
 	return r
 }
 
