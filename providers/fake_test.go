@@ -3,11 +3,13 @@ package providers
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -163,3 +165,19 @@ func collect(ctx context.Context, p Provider, req *Request) (text string, deltas
 
 // hello is a simple request.
 var hello = &Request{Messages: []Message{{Role: RoleUser, Content: "Hello"}}}
+
+// sameJSON fails the test unless the JSON documents got and want are equal,
+// whatever their spacing and key order.
+func sameJSON(t *testing.T, got, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("body = %s\nwant %s", got, want)
+	}
+}

@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -171,16 +170,7 @@ func TestGeminiRequest(t *testing.T) {
 			if got.header.Get("Authorization") != "" {
 				t.Errorf("Authorization = %q, want none", got.header.Get("Authorization"))
 			}
-			var gotBody, wantBody any
-			if err := json.Unmarshal([]byte(got.body), &gotBody); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal([]byte(tt.body), &wantBody); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(gotBody, wantBody) {
-				t.Errorf("body = %s\nwant %s", got.body, tt.body)
-			}
+			sameJSON(t, got.body, tt.body)
 		})
 	}
 }

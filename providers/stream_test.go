@@ -2,10 +2,8 @@ package providers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -221,16 +219,7 @@ func TestStreamRequest(t *testing.T) {
 					t.Errorf("header %s = %q, want %q", k, got.header.Get(k), v)
 				}
 			}
-			var gotBody, wantBody any
-			if err := json.Unmarshal([]byte(got.body), &gotBody); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal([]byte(tt.body), &wantBody); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(gotBody, wantBody) {
-				t.Errorf("body = %s\nwant %s", got.body, tt.body)
-			}
+			sameJSON(t, got.body, tt.body)
 		})
 	}
 }

@@ -60,8 +60,6 @@ func jsonKind(goKind string) string {
 		return "an array"
 	case "struct", "map":
 		return "an object"
-	case "ptr":
-		return "a number"
 	}
 	return "of another type"
 }
