@@ -398,14 +398,10 @@ func export(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		id = cur.ID
 	}
-	content, err := store.Export(ctx, id, *format)
+	err = store.Export(ctx, stdout, id, *format)
 	if errors.Is(err, session.ErrFormat) {
 		return fmt.Errorf("%w: %w", err, errUsage)
 	}
-	if err != nil {
-		return err
-	}
-	_, err = io.WriteString(stdout, content)
 	return err
 }
 

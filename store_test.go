@@ -269,8 +269,8 @@ func TestTwoDaemonsOneStore(t *testing.T) {
 				}
 				seen[u.Content]++
 			}
-			if len(msgs)%2 != 0 {
-				t.Errorf("session %s has %d messages", s.ID, len(msgs))
+			if len(msgs)%2 != 0 || s.MessageCount != len(msgs) {
+				t.Errorf("session %s has %d messages, counted as %d", s.ID, len(msgs), s.MessageCount)
 			}
 		}
 	}

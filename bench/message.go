@@ -30,11 +30,13 @@ const (
 
 var (
 	deltaPrefix = []byte(`{"jsonrpc":"2.0","method":"chat/delta","params":{`)
-	idPrefix    = []byte(`{"id":`)
+	// How responses begin: jsonrpc2's, and the daemon's own pre-encoded ones
+	// (session/export), which are too large to decode twice.
+	idPrefixes = [][]byte{[]byte(`{"id":`), []byte(`{"jsonrpc":"2.0","id":`)}
 )
 
 // parseMessage reads a frame. Deltas in the daemon's usual shape, and the
-// id of responses in jsonrpc2's, are picked out without encoding/json, so
+// id of responses, are picked out without encoding/json, so
 // that the bench stays a fast consumer; anything else goes through
 // encoding/json.
 func parseMessage(body []byte) (message, error) {
@@ -43,8 +45,11 @@ func parseMessage(body []byte) (message, error) {
 			return m, nil
 		}
 	}
-	if bytes.HasPrefix(body, idPrefix) {
-		rest := body[len(idPrefix):]
+	for _, p := range idPrefixes {
+		rest, ok := bytes.CutPrefix(body, p)
+		if !ok {
+			continue
+		}
 		if i := bytes.IndexByte(rest, ','); i > 0 {
 			if id, err := strconv.ParseInt(string(rest[:i]), 10, 64); err == nil {
 				return message{kind: kindResponse, id: id}, nil

@@ -48,6 +48,13 @@ const hex = "0123456789abcdef"
 // safety, U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
 func appendJSONString(b, s []byte) []byte {
 	b = append(b, '"')
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+// appendEscaped appends s escaped as the inside of a JSON string, as
+// appendJSONString does.
+func appendEscaped(b, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -94,6 +101,5 @@ func appendJSONString(b, s []byte) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

@@ -137,6 +137,36 @@ func FuzzAppendJSONString(f *testing.F) {
 	})
 }
 
+// TestJSONStringWriterAcrossWrites writes text in two pieces cut at every
+// byte, so through the middle of each UTF-8 sequence, valid or not, and
+// wants what encoding/json makes of the whole.
+func TestJSONStringWriterAcrossWrites(t *testing.T) {
+	for _, s := range []string{"naïve 日本語 🙂 \u2028 x", "cut \xe6\x97", "\xf0\x9f\x99 bad then good 🙂", "\xe6\x97\xe6\x97\xa5", "\x80\x80"} {
+		want, _ := json.Marshal(s)
+		for cut := 0; cut <= len(s); cut++ {
+			w := &jsonStringWriter{b: []byte(`"`)}
+			w.Write([]byte(s[:cut]))
+			w.Write([]byte(s[cut:]))
+			if got := append(bytes.Join(w.close(), nil), '"'); !bytes.Equal(got, want) {
+				t.Errorf("%q cut at %d: got %s, want %s", s, cut, got, want)
+			}
+		}
+	}
+	// Long, in writes of every size up to 100 kB, so over many pieces.
+	long := []byte(strings.Repeat("line\n naïve 日本語 \"🙂\" \xff\t", 20000))
+	want, _ := json.Marshal(string(long))
+	w := &jsonStringWriter{b: []byte(`"`)}
+	for p, n := long, 1; len(p) > 0; n = n*7%100003 + 1 {
+		n = min(n, len(p))
+		w.Write(p[:n])
+		p = p[n:]
+	}
+	pieces := w.close()
+	if got := append(bytes.Join(pieces, nil), '"'); !bytes.Equal(got, want) {
+		t.Errorf("long text in %d pieces differs from encoding/json's", len(pieces))
+	}
+}
+
 func BenchmarkDeltaEncode(b *testing.B) {
 	enc := newDeltaEncoder(jsonrpc2.ID{Num: 12}, "d0af5d384344c44a", "68f772103cc47c22")
 	text := []byte(" the")

@@ -175,20 +175,17 @@ func (s *Server) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 	}()
 }
 
-// rawResult is a result already encoded as JSON. It goes out as it is:
-// jsonrpc2 would marshal it again and then compact it twice, which for a
-// large export costs several times the export itself.
-type rawResult []byte
+// rawResult is a result already encoded as JSON, in pieces, which go out
+// as they are: jsonrpc2 would marshal it again and then compact it twice,
+// which for a large export costs several times the export itself.
+type rawResult [][]byte
 
 func (s *Server) reply(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request, res any, err error) {
 	if raw, ok := res.(rawResult); ok && err == nil {
 		id, _ := req.ID.MarshalJSON()
-		frame := make([]byte, 0, len(raw)+len(id)+40)
-		frame = append(frame, `{"jsonrpc":"2.0","id":`...)
-		frame = append(frame, id...)
-		frame = append(frame, `,"result":`...)
-		frame = append(append(frame, raw...), '}')
-		if err := s.stream.writeFrame(frame); err != nil {
+		head := append(append([]byte(`{"jsonrpc":"2.0","id":`), id...), `,"result":`...)
+		frame := append(append([][]byte{head}, raw...), []byte("}"))
+		if err := s.stream.writeFrame(frame...); err != nil {
 			s.log.Debug("could not send a response", "method", req.Method, "error", err)
 		}
 		return

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sourcegraph/jsonrpc2"
 
@@ -147,16 +148,68 @@ func (s *Server) sessionExport(ctx context.Context, req *jsonrpc2.Request) (any,
 		}
 		id = cur.ID
 	}
-	content, err := s.opts.Store.Export(ctx, id, p.Format)
-	if err != nil {
+	w := &jsonStringWriter{}
+	w.b = append(w.b, `{"format":"`...)
+	w.b = appendEscaped(w.b, []byte(p.Format))
+	w.b = append(w.b, `","content":"`...)
+	if err := s.opts.Store.Export(ctx, w, id, p.Format); err != nil {
 		return nil, err
 	}
-	res := make([]byte, 0, len(content)+len(content)/8+64)
-	res = append(res, `{"format":`...)
-	res = appendJSONString(res, []byte(p.Format))
-	res = append(res, `,"content":`...)
-	res = appendJSONString(res, []byte(content))
-	return rawResult(append(res, '}')), nil
+	return rawResult(append(w.close(), []byte(`"}`))), nil
+}
+
+// jsonStringWriter keeps what is written to it, escaped as the inside of a
+// JSON string, in pieces: a long session's export is megabytes, which one
+// slice would copy again and again as it grew. A UTF-8 sequence cut by the
+// end of a write waits for the rest in the next one, so that it is not
+// taken for invalid UTF-8.
+type jsonStringWriter struct {
+	pieces [][]byte
+	b      []byte // the piece being filled
+	held   []byte
+}
+
+func (w *jsonStringWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(w.held) > 0 {
+		p, w.held = append(w.held, p...), nil
+	}
+	cut := len(p) - incompleteRune(p)
+	// Room for the write and its escapes, mostly; a piece that must grow
+	// anyway is copied once.
+	if room := cut + cut/8; cap(w.b)-len(w.b) < room {
+		if len(w.b) > 0 {
+			w.pieces = append(w.pieces, w.b)
+		}
+		w.b = make([]byte, 0, max(room, 64<<10))
+	}
+	w.b = appendEscaped(w.b, p[:cut])
+	w.held = append(w.held, p[cut:]...)
+	return n, nil
+}
+
+// close returns the pieces, with what was held back, which no write
+// completed.
+func (w *jsonStringWriter) close() [][]byte {
+	return append(w.pieces, appendEscaped(w.b, w.held))
+}
+
+// incompleteRune is the length of the start of a UTF-8 sequence at the
+// end of p that more bytes could complete, or 0.
+func incompleteRune(p []byte) int {
+	for i := 1; i < utf8.UTFMax && i <= len(p); i++ {
+		c := p[len(p)-i]
+		if c < utf8.RuneSelf {
+			return 0
+		}
+		if utf8.RuneStart(c) {
+			if utf8.FullRune(p[len(p)-i:]) {
+				return 0
+			}
+			return i
+		}
+	}
+	return 0
 }
 
 func (s *Server) sessionImport(ctx context.Context, req *jsonrpc2.Request) (any, error) {

@@ -292,20 +292,27 @@ func (s *stream) WriteObject(obj any) error {
 	return s.writeFrame(body)
 }
 
-// writeFrame writes one encoded message with the stream's framing.
-func (s *stream) writeFrame(body []byte) error {
+// writeFrame writes one encoded message, the concatenation of body, with
+// the stream's framing.
+func (s *stream) writeFrame(body ...[]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.jsonl {
+		n := 0
+		for _, b := range body {
+			n += len(b)
+		}
 		s.frame = append(s.frame[:0], "Content-Length: "...)
-		s.frame = strconv.AppendInt(s.frame, int64(len(body)), 10)
+		s.frame = strconv.AppendInt(s.frame, int64(n), 10)
 		s.frame = append(s.frame, "\r\n\r\n"...)
 		if _, err := s.w.Write(s.frame); err != nil {
 			return err
 		}
 	}
-	if _, err := s.w.Write(body); err != nil {
-		return err
+	for _, b := range body {
+		if _, err := s.w.Write(b); err != nil {
+			return err
+		}
 	}
 	if s.jsonl {
 		if err := s.w.WriteByte('\n'); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
@@ -29,11 +30,9 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	text, err := store.Export(ctx, sess.ID, "text")
-	if err != nil {
+	if err := store.Export(ctx, os.Stdout, sess.ID, "text"); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Print(text)
 	current, err := store.Current(ctx, "/home/ana/src/tinychat/")
 	if err != nil {
 		log.Fatal(err)

@@ -1,6 +1,8 @@
 package session
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -35,127 +37,151 @@ type exportFile struct {
 	Messages []Message `json:"messages"`
 }
 
-var formats = map[string]func(*Session, []Message) (string, error){
-	"text":     exportText,
-	"markdown": exportMarkdown,
-	"json":     exportJSON,
+// A format renders a session a message at a time, so that a long session
+// is written out as it is read and never held whole.
+type format struct {
+	// columns are the columns of messages it reads: reading a column costs
+	// about as much as the SQL step that reads a row.
+	columns string
+	new     func(w *bufio.Writer, sess *Session) exporter
 }
 
-// Export returns session id in format "text", "markdown" or "json". Text
-// is the classic transcript ("You: ...", "LLM: ..."); markdown has the
+// An exporter writes one session: each message in order, then end.
+type exporter interface {
+	message(m *Message)
+	end() error
+}
+
+var formats = map[string]format{
+	"text":     {"role, content", newTextExporter},
+	"markdown": {"role, content, provider, model, interrupted, context", newMarkdownExporter},
+	"json":     {messageColumns, newJSONExporter},
+}
+
+// Export writes session id to w in format "text", "markdown" or "json".
+// Text is the classic transcript ("You: ...", "LLM: ..."); markdown has the
 // title, the providers and models used, a heading per message and the
 // context items sent along; json holds everything and is what Import reads.
-func (s *Store) Export(ctx context.Context, id, format string) (string, error) {
-	render, ok := formats[format]
+// It writes as it reads, in one read transaction; on an error, what was
+// written is incomplete.
+func (s *Store) Export(ctx context.Context, w io.Writer, id, format string) error {
+	f, ok := formats[format]
 	if !ok {
-		return "", fmt.Errorf("%w %q (want text, markdown or json)", ErrFormat, format)
+		return fmt.Errorf("%w %q (want text, markdown or json)", ErrFormat, format)
 	}
-	var (
-		sess *Session
-		msgs []Message
-	)
-	err := s.view(ctx, func(tx *sql.Tx) error {
-		var err error
-		if sess, err = getSession(ctx, tx, id); err != nil {
+	return s.view(ctx, func(tx *sql.Tx) error {
+		sess, err := getSession(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		msgs, err = messages(ctx, tx, sess)
-		return err
+		bw := bufio.NewWriterSize(w, 64<<10)
+		e := f.new(bw, sess)
+		err = eachMessage(ctx, tx, id, f.columns, func(m *Message) error {
+			e.message(m)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := e.end(); err != nil {
+			return err
+		}
+		return bw.Flush()
 	})
-	if err != nil {
-		return "", err
-	}
-	return render(sess, msgs)
 }
 
-func exportText(_ *Session, msgs []Message) (string, error) {
-	var b strings.Builder
-	b.Grow(textSize(msgs))
-	for i, m := range msgs {
-		if i > 0 {
-			b.WriteString("\n")
-		}
-		if m.Role == providers.RoleUser {
-			b.WriteString("You: ")
-		} else {
-			b.WriteString("LLM: ")
-		}
-		b.WriteString(strings.TrimRight(m.Content, "\r\n"))
-		b.WriteString("\n")
-	}
-	return b.String(), nil
+type textExporter struct {
+	b     *bufio.Writer
+	first bool
 }
 
-func exportMarkdown(sess *Session, msgs []Message) (string, error) {
-	var b strings.Builder
-	b.Grow(textSize(msgs))
-	// Blocks are separated by one blank line whatever their own trailing
-	// newlines, so that the file reads the same however content ends.
-	block := func(s string) {
-		if b.Len() > 0 {
-			b.WriteString("\n\n")
-		}
-		b.WriteString(strings.TrimRight(s, "\r\n"))
+func newTextExporter(w *bufio.Writer, _ *Session) exporter { return &textExporter{b: w, first: true} }
+
+func (e *textExporter) message(m *Message) {
+	if !e.first {
+		e.b.WriteByte('\n')
 	}
-	title := strings.Join(strings.Fields(sess.Title), " ")
+	e.first = false
+	if m.Role == providers.RoleUser {
+		e.b.WriteString("You: ")
+	} else {
+		e.b.WriteString("LLM: ")
+	}
+	e.b.WriteString(strings.TrimRight(m.Content, "\r\n"))
+	e.b.WriteByte('\n')
+}
+
+func (e *textExporter) end() error { return nil }
+
+// markdownExporter holds the body back until the end, when it knows the
+// providers and models the header names.
+type markdownExporter struct {
+	w     *bufio.Writer
+	title string
+	body  bytes.Buffer // grows by doubling: a long session's is megabytes
+	used  []string     // "provider · model", in order of first use
+	seen  map[string]bool
+}
+
+func newMarkdownExporter(w *bufio.Writer, sess *Session) exporter {
+	return &markdownExporter{w: w, title: sess.Title, seen: map[string]bool{}}
+}
+
+// block adds a block of the body. Blocks are separated by one blank line
+// whatever their own trailing newlines, so that the file reads the same
+// however content ends; the body always follows the title's block.
+func (e *markdownExporter) block(parts ...string) {
+	e.body.WriteString("\n\n")
+	n := e.body.Len()
+	for _, p := range parts {
+		e.body.WriteString(p)
+	}
+	b := e.body.Bytes()
+	e.body.Truncate(n + len(bytes.TrimRight(b[n:], "\r\n")))
+}
+
+func (e *markdownExporter) message(m *Message) {
+	name := m.Provider
+	if name != "" && m.Model != "" {
+		name += " · "
+	}
+	name += m.Model
+	if name != "" && !e.seen[name] {
+		e.seen[name] = true
+		e.used = append(e.used, name)
+	}
+	if m.Role == providers.RoleUser {
+		e.block("## You")
+	} else {
+		e.block("## Assistant")
+	}
+	for _, c := range m.Context {
+		f := Fence(c.Text)
+		e.block(contextName(c), "\n", f, c.LanguageID, "\n", strings.TrimSuffix(c.Text, "\n"), "\n", f)
+	}
+	if strings.TrimSpace(m.Content) != "" {
+		e.block(m.Content)
+	}
+	if m.Interrupted {
+		e.block("*(interrupted)*")
+	}
+}
+
+func (e *markdownExporter) end() error {
+	title := strings.Join(strings.Fields(e.title), " ")
 	if title == "" {
 		title = "Untitled session"
 	}
-	block("# " + title)
-	if used := modelsUsed(msgs); used != "" {
-		block("*" + used + "*")
+	e.w.WriteString("# ")
+	e.w.WriteString(title)
+	if len(e.used) > 0 {
+		e.w.WriteString("\n\n*")
+		e.w.WriteString(strings.Join(e.used, ", "))
+		e.w.WriteByte('*')
 	}
-	for _, m := range msgs {
-		if m.Role == providers.RoleUser {
-			block("## You")
-		} else {
-			block("## Assistant")
-		}
-		for _, c := range m.Context {
-			f := Fence(c.Text)
-			block(contextName(c) + "\n" + f + c.LanguageID + "\n" + strings.TrimSuffix(c.Text, "\n") + "\n" + f)
-		}
-		if strings.TrimSpace(m.Content) != "" {
-			block(m.Content)
-		}
-		if m.Interrupted {
-			block("*(interrupted)*")
-		}
-	}
-	b.WriteString("\n")
-	return b.String(), nil
-}
-
-// textSize estimates the size of the text in msgs, so that an export is
-// built without copying it again and again as it grows.
-func textSize(msgs []Message) int {
-	n := 0
-	for _, m := range msgs {
-		n += len(m.Content) + 16
-		for _, c := range m.Context {
-			n += len(c.Text) + len(c.URI) + 16
-		}
-	}
-	return n
-}
-
-// modelsUsed names the providers and models of msgs in order of first use:
-// "openai · gpt-4.1-mini, anthropic · claude-sonnet-4".
-func modelsUsed(msgs []Message) string {
-	var used []string
-	seen := map[string]bool{}
-	for _, m := range msgs {
-		name := m.Provider
-		if name != "" && m.Model != "" {
-			name += " · "
-		}
-		name += m.Model
-		if name != "" && !seen[name] {
-			seen[name] = true
-			used = append(used, name)
-		}
-	}
-	return strings.Join(used, ", ")
+	e.w.Write(e.body.Bytes())
+	e.w.WriteByte('\n')
+	return nil
 }
 
 // contextName is the heading of a context item: its file name and lines.
@@ -184,46 +210,45 @@ func (r *Range) lines() string {
 	return fmt.Sprintf(" (lines %d-%d)", first, last)
 }
 
-// exportJSON writes the json format: exportFile as encoding/json writes it
-// with HTML escaping off (code is quoted as written: "<" stays "<", not
+// jsonExporter writes the json format: exportFile as encoding/json writes
+// it with HTML escaping off (code is quoted as written: "<" stays "<", not
 // "\u003c"), indented by json.Indent(dst, src, "", "  "), byte for byte;
 // TestExportJSONMatchesEncodingJSON and FuzzExportJSON hold it to that,
 // and TestExportJSONFields notices a field it does not know. It is written
 // by hand because encoding/json, reflecting over every field of every
 // message, then indenting its output in a second pass, took as long as
 // reading the 10,000 messages of a large session did.
-func exportJSON(sess *Session, msgs []Message) (string, error) {
-	var w jsonWriter
-	w.b.Grow(textSize(msgs)*11/10 + 300*len(msgs) + 400)
-	w.open('{')
-	w.key("version")
-	w.b.Write(strconv.AppendInt(w.scratch[:0], exportVersion, 10))
-	w.key("session")
-	w.session(sess)
-	w.key("messages")
-	if msgs == nil {
-		w.b.WriteString("null")
-	} else {
-		w.open('[')
-		for i := range msgs {
-			w.elem()
-			w.message(&msgs[i])
-		}
-		w.close(']')
-	}
-	w.close('}')
-	w.b.WriteByte('\n')
-	if w.err != nil {
-		return "", w.err
-	}
-	return w.b.String(), nil
+type jsonExporter struct{ jsonWriter }
+
+func newJSONExporter(w *bufio.Writer, sess *Session) exporter {
+	e := &jsonExporter{jsonWriter{b: w}}
+	e.open('{')
+	e.key("version")
+	e.b.Write(strconv.AppendInt(e.scratch[:0], exportVersion, 10))
+	e.key("session")
+	e.session(sess)
+	e.key("messages")
+	e.open('[')
+	return e
+}
+
+func (e *jsonExporter) message(m *Message) {
+	e.elem()
+	e.jsonWriter.message(m)
+}
+
+func (e *jsonExporter) end() error {
+	e.close(']')
+	e.close('}')
+	e.b.WriteByte('\n')
+	return e.err
 }
 
 // jsonWriter writes indented JSON to b: two spaces a level, a member or
 // element per line, and "{}" or "[]" for an empty object or array, as
 // json.Indent lays it out.
 type jsonWriter struct {
-	b       strings.Builder
+	b       *bufio.Writer
 	depth   int
 	empty   bool     // the innermost object or array has no member yet
 	err     error    // the first value that could not be written
@@ -272,7 +297,7 @@ func (w *jsonWriter) key(k string) {
 
 func (w *jsonWriter) string(k, v string) {
 	w.key(k)
-	writeJSONString(&w.b, v)
+	writeJSONString(w.b, v)
 }
 
 func (w *jsonWriter) int(k string, v int) {
@@ -389,7 +414,7 @@ var plainJSON = func() (t [256]bool) {
 // HTML escaping off: '"', '\\' and control characters escaped (\b, \f,
 // \n, \r, \t or \u00XX), each byte of invalid UTF-8 as \ufffd, and
 // U+2028 and U+2029 as \u2028 and \u2029; everything else as it is.
-func writeJSONString(b *strings.Builder, s string) {
+func writeJSONString(b *bufio.Writer, s string) {
 	const hex = "0123456789abcdef"
 	b.WriteByte('"')
 	start := 0 // s[start:i] is yet to be written

@@ -73,6 +73,13 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
 END;
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 `,
+	// 3: each session's number of messages, kept by put (the only writer
+	// of messages; deleting a session deletes its messages), so that
+	// listing a workspace of many long sessions does not count them all.
+	`
+ALTER TABLE sessions ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET message_count = (SELECT count(*) FROM messages m WHERE m.session_id = sessions.id);
+`,
 }
 
 // errNotStore is returned by migrate for an SQLite file that some other

@@ -244,7 +244,7 @@ type querier interface {
 // sessions s.
 var selectSessions = `
 SELECT s.id, s.workspace, s.title, s.created_at, s.updated_at,
-	(SELECT count(*) FROM messages m WHERE m.session_id = s.id),
+	s.message_count,
 	s.id IS ` + currentID("s.workspace") + `
 FROM sessions s`
 
@@ -353,14 +353,27 @@ func (s *Store) Messages(ctx context.Context, id string) ([]Message, error) {
 // messages returns the messages of sess, which the caller read in the same
 // transaction.
 func messages(ctx context.Context, q querier, sess *Session) ([]Message, error) {
-	rows, err := q.QueryContext(ctx, `
-SELECT id, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context
-FROM messages WHERE session_id = ? ORDER BY seq`, sess.ID)
+	msgs := make([]Message, 0, sess.MessageCount)
+	err := eachMessage(ctx, q, sess.ID, messageColumns, func(m *Message) error {
+		msgs = append(msgs, *m)
+		return nil
+	})
+	return msgs, err
+}
+
+// messageColumns are the columns of messages a Message is read from.
+const messageColumns = "id, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context"
+
+// eachMessage calls fn with each message of session id in order, read from
+// columns (some of messageColumns, in any order); the fields of the others
+// are left zero. The message is reused for the next one; what it points to
+// (its strings, Usage and Context) is not.
+func eachMessage(ctx context.Context, q querier, id, columns string, fn func(*Message) error) error {
+	rows, err := q.QueryContext(ctx, "SELECT "+columns+" FROM messages WHERE session_id = ? ORDER BY seq", id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	msgs := make([]Message, 0, sess.MessageCount)
 	// The scan's destinations are made once for every row: Scan takes
 	// their addresses, which would move a set made per row to the heap.
 	// A row then costs only what the driver makes of it (its strings) and
@@ -368,28 +381,39 @@ FROM messages WHERE session_id = ? ORDER BY seq`, sess.ID)
 	// is decoded before the next row is read.
 	var (
 		m       Message
-		created int64
+		created sql.NullInt64
 		in, out sql.NullInt64
 		items   sql.RawBytes
 	)
-	dest := []any{&m.ID, &m.Role, &m.Content, &created, &m.Provider, &m.Model, &in, &out, &m.Interrupted, &items}
-	for rows.Next() {
+	fields := map[string]any{
+		"id": &m.ID, "role": &m.Role, "content": &m.Content, "created_at": &created, "provider": &m.Provider, "model": &m.Model,
+		"input_tokens": &in, "output_tokens": &out, "interrupted": &m.Interrupted, "context": &items,
+	}
+	var dest []any
+	for c := range strings.SplitSeq(columns, ", ") {
+		dest = append(dest, fields[c])
+	}
+	for n := 0; rows.Next(); n++ {
 		m = Message{}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+			return err
 		}
-		m.CreatedAt = fromMillis(created)
+		if created.Valid {
+			m.CreatedAt = fromMillis(created.Int64)
+		}
 		if in.Valid || out.Valid {
 			m.Usage = &providers.Usage{InputTokens: int(in.Int64), OutputTokens: int(out.Int64)}
 		}
 		if items != nil {
 			if err := json.Unmarshal(items, &m.Context); err != nil {
-				return nil, fmt.Errorf("message %s: context: %w", m.ID, err)
+				return fmt.Errorf("message %d of session %s: context: %w", n, id, err)
 			}
 		}
-		msgs = append(msgs, m)
+		if err := fn(&m); err != nil {
+			return err
+		}
 	}
-	return msgs, rows.Err()
+	return rows.Err()
 }
 
 // Delete deletes session id and its messages.
@@ -505,7 +529,7 @@ func prepare(msgs []*Message, now time.Time) {
 
 func put(ctx context.Context, tx *sql.Tx, sessionID string, now time.Time, msgs []*Message) error {
 	var title string
-	var next int
+	var next, added int
 	err := tx.QueryRowContext(ctx, `SELECT title, (SELECT coalesce(max(seq) + 1, 0) FROM messages WHERE session_id = s.id) FROM sessions s WHERE id = ?`,
 		sessionID).Scan(&title, &next)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -535,6 +559,7 @@ INSERT INTO messages (id, session_id, seq, role, content, created_at, provider, 
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				m.ID, sessionID, next, m.Role, m.Content, m.CreatedAt.UnixMilli(), m.Provider, m.Model, in, out, m.Interrupted, items)
 			next++
+			added++
 		case err != nil:
 		case owner != sessionID:
 			err = fmt.Errorf("session: message %s belongs to session %s, not %s", m.ID, owner, sessionID)
@@ -553,6 +578,7 @@ WHERE id = ?`,
 			return err
 		}
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?`, title, now.UnixMilli(), sessionID)
+	_, err = tx.ExecContext(ctx, `UPDATE sessions SET title = ?, updated_at = ?, message_count = message_count + ? WHERE id = ?`,
+		title, now.UnixMilli(), added, sessionID)
 	return err
 }
