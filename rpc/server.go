@@ -5,6 +5,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -176,30 +177,36 @@ func (s *Server) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 }
 
 // rawResult is a result already encoded as JSON, in pieces, which go out
-// as they are: jsonrpc2 would marshal it again and then compact it twice,
-// which for a large export costs several times the export itself.
+// as they are.
 type rawResult [][]byte
 
+// reply answers req. A result is encoded once and written as it is:
+// jsonrpc2's Reply would marshal it, then compact it twice more (once in
+// Response.MarshalJSON, once around the message), which for a list of a
+// thousand sessions took several times reading them from the store.
 func (s *Server) reply(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request, res any, err error) {
-	if raw, ok := res.(rawResult); ok && err == nil {
-		id, _ := req.ID.MarshalJSON()
-		head := append(append([]byte(`{"jsonrpc":"2.0","id":`), id...), `,"result":`...)
-		frame := append(append([][]byte{head}, raw...), []byte("}"))
-		if err := s.stream.writeFrame(frame...); err != nil {
-			s.log.Debug("could not send a response", "method", req.Method, "error", err)
+	if err == nil {
+		raw, ok := res.(rawResult)
+		if !ok {
+			var b []byte
+			b, err = json.Marshal(res)
+			raw = rawResult{b}
 		}
-		return
-	}
-	if err != nil {
-		rerr := toError(err)
-		if rerr.Code == jsonrpc2.CodeInternalError {
-			s.log.Error("request failed", "method", req.Method, "error", err)
+		if err == nil {
+			id, _ := req.ID.MarshalJSON()
+			head := append(append([]byte(`{"jsonrpc":"2.0","id":`), id...), `,"result":`...)
+			frame := append(append([][]byte{head}, raw...), []byte("}"))
+			if err := s.stream.writeFrame(frame...); err != nil {
+				s.log.Debug("could not send a response", "method", req.Method, "error", err)
+			}
+			return
 		}
-		err = conn.ReplyWithError(ctx, req.ID, rerr)
-	} else {
-		err = conn.Reply(ctx, req.ID, res)
 	}
-	if err != nil {
+	rerr := toError(err)
+	if rerr.Code == jsonrpc2.CodeInternalError {
+		s.log.Error("request failed", "method", req.Method, "error", err)
+	}
+	if err := conn.ReplyWithError(ctx, req.ID, rerr); err != nil {
 		s.log.Debug("could not send a response", "method", req.Method, "error", err)
 	}
 }
