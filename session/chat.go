@@ -70,6 +70,85 @@ type Chat struct {
 
 	mu   sync.Mutex
 	busy map[string]bool
+
+	ck checkpointer
+}
+
+// checkpointer saves the replies in progress of every running turn, each
+// Checkpoint, in one transaction on one goroutine: 500 streaming turns cost
+// one write a second, not 500, and SQLite's deep stack grows on one
+// goroutine, not on one per turn.
+type checkpointer struct {
+	mu      sync.Mutex
+	live    map[*Turn]bool
+	running bool       // the goroutine is ticking
+	saving  sync.Mutex // held while a tick's saves are written
+}
+
+// track adds a streaming turn to the checkpoints.
+func (c *Chat) track(t *Turn) {
+	c.ck.mu.Lock()
+	defer c.ck.mu.Unlock()
+	if c.ck.live == nil {
+		c.ck.live = map[*Turn]bool{}
+	}
+	c.ck.live[t] = true
+	if !c.ck.running {
+		c.ck.running = true
+		every := c.Checkpoint
+		if every <= 0 {
+			every = time.Second
+		}
+		go c.checkpoints(every)
+	}
+}
+
+// untrack takes t out of the checkpoints. When it returns no checkpoint
+// of t is being written, so that none can land after t's last save.
+func (c *Chat) untrack(t *Turn) {
+	c.ck.mu.Lock()
+	delete(c.ck.live, t)
+	c.ck.mu.Unlock()
+	c.ck.saving.Lock()
+	c.ck.saving.Unlock()
+}
+
+func (c *Chat) checkpoints(every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for range tick.C {
+		c.ck.mu.Lock()
+		if len(c.ck.live) == 0 {
+			c.ck.running = false
+			c.ck.mu.Unlock()
+			return
+		}
+		// Taken before ck.mu is let go: an untrack that follows waits for
+		// these saves.
+		c.ck.saving.Lock()
+		var (
+			saves []Save
+			turns []*Turn
+			sizes []int
+		)
+		for t := range c.ck.live {
+			if reply, size, ok := t.progress.unsaved(); ok {
+				saves = append(saves, Save{SessionID: t.SessionID, Messages: []*Message{&t.user, reply}})
+				turns, sizes = append(turns, t), append(sizes, size)
+			}
+		}
+		c.ck.mu.Unlock()
+		// A failed checkpoint is retried at the next tick and at the end;
+		// the streams go on regardless.
+		if len(saves) > 0 && c.Store.SaveAll(context.Background(), saves) == nil {
+			for i, sv := range saves {
+				if sv.Err == nil {
+					turns[i].progress.checkpointed(sizes[i])
+				}
+			}
+		}
+		c.ck.saving.Unlock()
+	}
 }
 
 // Turn is a resolved turn, ready to run: the session, message id, provider
@@ -84,9 +163,44 @@ type Turn struct {
 	prov     providers.Provider
 	req      providers.Request
 	user     Message
+	progress progress
 	created  bool // the session was made for this turn
-	stored   bool // a message of this turn reached the store
 	released bool
+}
+
+// progress is the reply of a turn as it streams.
+type progress struct {
+	mu     sync.Mutex
+	reply  Message // Interrupted until the stream ends well
+	text   strings.Builder
+	saved  int  // length of text at the last checkpoint
+	stored bool // a message of the turn reached the store
+}
+
+func (p *progress) add(s string) {
+	p.mu.Lock()
+	p.text.WriteString(s)
+	p.mu.Unlock()
+}
+
+// unsaved returns a copy of the reply, and its length, when text came
+// since the last checkpoint.
+func (p *progress) unsaved() (*Message, int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.text.Len() == p.saved {
+		return nil, 0, false
+	}
+	r := p.reply
+	r.Content = p.text.String()
+	return &r, p.text.Len(), true
+}
+
+// checkpointed records a checkpoint of the first size bytes of text.
+func (p *progress) checkpointed(size int) {
+	p.mu.Lock()
+	p.saved, p.stored = max(p.saved, size), true
+	p.mu.Unlock()
 }
 
 // Begin resolves the session, provider and model of a turn and reserves the
@@ -132,7 +246,9 @@ func (c *Chat) Begin(ctx context.Context, p SendParams) (*Turn, error) {
 	}
 
 	t.MessageID = NewID()
-	t.user = Message{ID: NewID(), Role: providers.RoleUser, Content: p.Message, Context: p.Context, CreatedAt: time.Now()}
+	// CreatedAt as the store keeps it, so that saving the message, as the
+	// checkpoints do from their own goroutine, never changes it.
+	t.user = Message{ID: NewID(), Role: providers.RoleUser, Content: p.Message, Context: p.Context, CreatedAt: fromMillis(time.Now().UnixMilli())}
 	t.req = providers.Request{
 		Model:       t.Model,
 		System:      firstNonEmpty(p.System, p.Defaults.System),
@@ -219,59 +335,19 @@ func Fence(text string) string {
 func (t *Turn) Run(ctx context.Context, onDelta func(text string)) (*providers.Result, string, error) {
 	defer t.Release()
 
-	var (
-		mu    sync.Mutex
-		text  strings.Builder
-		saved int // length of text at the last checkpoint
-	)
-	reply := &Message{ID: t.MessageID, Role: providers.RoleAssistant, Provider: t.Provider, Model: t.Model, Interrupted: true}
+	t.progress.reply = Message{ID: t.MessageID, Role: providers.RoleAssistant, Provider: t.Provider, Model: t.Model, Interrupted: true}
+	t.chat.track(t)
+	res, err := t.prov.Stream(ctx, &t.req, func(s string) {
+		t.progress.add(s)
+		onDelta(s)
+	})
+	t.chat.untrack(t)
+
 	// Saving uses a context that survives cancel: a cancelled or
 	// shutting-down turn must still reach the store.
 	store := context.WithoutCancel(ctx)
-	checkpoint := func() error {
-		mu.Lock()
-		if text.Len() == saved {
-			mu.Unlock()
-			return nil
-		}
-		reply.Content, saved = text.String(), text.Len()
-		r := *reply
-		mu.Unlock()
-		return t.save(store, &r)
-	}
-
-	done := make(chan struct{})
-	ticked := make(chan struct{})
-	go func() {
-		defer close(ticked)
-		every := t.chat.Checkpoint
-		if every <= 0 {
-			every = time.Second
-		}
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				// A failed checkpoint is retried at the next tick and
-				// at the end; the stream must not stop for it.
-				_ = checkpoint()
-			}
-		}
-	}()
-
-	res, err := t.prov.Stream(ctx, &t.req, func(s string) {
-		mu.Lock()
-		text.WriteString(s)
-		mu.Unlock()
-		onDelta(s)
-	})
-	close(done)
-	<-ticked
-
-	reply.Content = text.String()
+	reply := &t.progress.reply
+	reply.Content = t.progress.text.String()
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
@@ -296,12 +372,18 @@ func (t *Turn) Run(ctx context.Context, onDelta func(text string)) (*providers.R
 	return res, reply.Content, nil
 }
 
+// save stores the user message and reply for good and makes the session
+// current, in one transaction.
 func (t *Turn) save(ctx context.Context, reply *Message) error {
-	if err := t.chat.Store.Put(ctx, t.SessionID, &t.user, reply); err != nil {
-		return err
+	saves := []Save{{SessionID: t.SessionID, Messages: []*Message{&t.user, reply}}}
+	err := t.chat.Store.SaveAll(ctx, saves)
+	if err == nil {
+		err = saves[0].Err
 	}
-	t.stored = true
-	return t.chat.Store.SetCurrent(ctx, t.SessionID)
+	if err == nil {
+		t.progress.stored = true
+	}
+	return err
 }
 
 // discard removes a session that was made for this turn and never got a
@@ -320,7 +402,7 @@ func (t *Turn) Release() {
 		return
 	}
 	t.released = true
-	if !t.stored {
+	if !t.progress.stored {
 		t.discard()
 	}
 	t.chat.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -30,6 +31,17 @@ type Store struct {
 	// that its own goroutines queue here instead of polling
 	// SQLite's lock; the lock then only arbitrates between processes.
 	writing chan struct{}
+
+	// gathering is the SaveAll batch that saves join until a writer takes
+	// it; nil when none is waiting.
+	gatherMu  sync.Mutex
+	gathering *saveBatch
+}
+
+type saveBatch struct {
+	saves []*Save
+	done  chan struct{} // closed when written; err is then set
+	err   error
 }
 
 // Memory is the path of a throwaway store that lives in memory.
@@ -488,6 +500,91 @@ func firstUserTitle(ctx context.Context, tx *sql.Tx, id string) (string, error) 
 // Put gives up when ctx is done: to save a reply whose request was
 // cancelled, pass context.WithoutCancel of the request's context.
 func (s *Store) Put(ctx context.Context, sessionID string, msgs ...*Message) error {
+	if err := checkMessages(msgs); err != nil {
+		return err
+	}
+	now := time.Now()
+	prepare(msgs, now)
+	return s.update(ctx, func(tx *sql.Tx) error { return put(ctx, tx, sessionID, now, msgs) })
+}
+
+// A Save is messages of one session to store, after which the session is
+// its workspace's current one. Err is what became of it.
+type Save struct {
+	SessionID string
+	Messages  []*Message
+	Err       error
+}
+
+// SaveAll stores each save as Put does and makes its session current. A
+// save that fails (its session deleted, say) is undone alone and gets its
+// error in Err; SaveAll's own error is the transaction's, in which case no
+// save was stored.
+//
+// Saves are written together, in one transaction: those of one call, and
+// those of calls made while another's are being written, which gather for
+// the next transaction. So 500 turns streaming at once cost one write at
+// each checkpoint, and their last saves a few. SaveAll therefore does not
+// give up when ctx is done: what it was given is saved.
+func (s *Store) SaveAll(ctx context.Context, saves []Save) error {
+	now := time.Now()
+	s.gatherMu.Lock()
+	b := s.gathering
+	first := b == nil
+	if first {
+		b = &saveBatch{done: make(chan struct{})}
+		s.gathering = b
+	}
+	for i := range saves {
+		sv := &saves[i]
+		if sv.Err = checkMessages(sv.Messages); sv.Err == nil {
+			prepare(sv.Messages, now)
+			b.saves = append(b.saves, sv)
+		}
+	}
+	s.gatherMu.Unlock()
+	if !first {
+		<-b.done
+		return b.err
+	}
+	// The batch is taken as it is once this process may write (or cannot):
+	// saves from then on gather for the next one.
+	take := func() {
+		s.gatherMu.Lock()
+		if s.gathering == b {
+			s.gathering = nil
+		}
+		s.gatherMu.Unlock()
+	}
+	ctx = context.WithoutCancel(ctx)
+	b.err = s.update(ctx, func(tx *sql.Tx) error {
+		take()
+		now := time.Now()
+		for _, sv := range b.saves {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT save"); err != nil {
+				return err
+			}
+			sv.Err = put(ctx, tx, sv.SessionID, now, sv.Messages)
+			if sv.Err == nil {
+				sv.Err = setCurrent(ctx, tx, sv.SessionID)
+			}
+			end := "RELEASE save"
+			if sv.Err != nil {
+				end = "ROLLBACK TO save; RELEASE save"
+			}
+			if _, err := tx.ExecContext(ctx, end); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	take()
+	close(b.done)
+	return b.err
+}
+
+// checkMessages is what Put requires of the messages it is given.
+func checkMessages(msgs []*Message) error {
 	for i, m := range msgs {
 		if m == nil {
 			return fmt.Errorf("session: message %d is nil", i)
@@ -496,9 +593,7 @@ func (s *Store) Put(ctx context.Context, sessionID string, msgs ...*Message) err
 			return fmt.Errorf("session: message %d: %w", i, err)
 		}
 	}
-	now := time.Now()
-	prepare(msgs, now)
-	return s.update(ctx, func(tx *sql.Tx) error { return put(ctx, tx, sessionID, now, msgs) })
+	return nil
 }
 
 func checkRole(m *Message) error {

@@ -356,6 +356,106 @@ func TestPut(t *testing.T) {
 	}
 }
 
+// TestSaveAll stores the saves of several sessions in one transaction; one
+// that fails (a session deleted meanwhile, a bad message) is undone alone.
+func TestSaveAll(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	a := mustNew(t, s, "/w/a", "")
+	gone := mustNew(t, s, "/w/a", "")
+	b := mustNew(t, s, "/w/b", "")
+	mustNew(t, s, "/w/b", "") // current in /w/b until b is saved
+	if err := s.Delete(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	partial := reply("a1", "partial")
+	saves := []Save{
+		{SessionID: a.ID, Messages: []*Message{user("u1", "one"), partial}},
+		{SessionID: gone.ID, Messages: []*Message{user("", "lost"), reply("", "lost")}},
+		{SessionID: b.ID, Messages: []*Message{user("", "two"), nil}},
+		{SessionID: b.ID, Messages: []*Message{user("u2", "two"), reply("", "answer")}},
+	}
+	if err := s.SaveAll(ctx, saves); err != nil {
+		t.Fatal(err)
+	}
+	if saves[0].Err != nil || saves[3].Err != nil || !errors.Is(saves[1].Err, ErrNotFound) || saves[2].Err == nil {
+		t.Fatalf("errors %v, %v, %v, %v; want nil, not found, a nil message, nil", saves[0].Err, saves[1].Err, saves[2].Err, saves[3].Err)
+	}
+	// A checkpoint saved again rewrites the reply; it adds nothing.
+	partial.Content = "partial and more"
+	if err := s.SaveAll(ctx, saves[:1]); err != nil || saves[0].Err != nil {
+		t.Fatal(err, saves[0].Err)
+	}
+	for _, c := range []struct {
+		sess *Session
+		want string
+	}{{a, "one|partial and more"}, {b, "two|answer"}} {
+		msgs, err := s.Messages(ctx, c.sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.Content)
+		}
+		if strings.Join(got, "|") != c.want {
+			t.Errorf("session %s holds %q, want %q", c.sess.ID, got, c.want)
+		}
+		checkSeq(t, s, c.sess.ID)
+		cur, err := s.Current(ctx, c.sess.Workspace)
+		if err != nil || cur.ID != c.sess.ID || cur.MessageCount != 2 {
+			t.Errorf("current of %s = %+v, %v; want %s with 2 messages", c.sess.Workspace, cur, err, c.sess.ID)
+		}
+	}
+}
+
+// TestSaveAllAtOnce has many goroutines save at once, as the turns of a
+// busy daemon do, so that saves gather into shared transactions: each gets
+// its own outcome, and every message is stored once.
+func TestSaveAllAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	const n = 40
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = mustNew(t, s, fmt.Sprintf("/w/%d", i%4), "").ID
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := ids[i]
+			if i%10 == 9 {
+				id = "no-such-session"
+			}
+			for j := range 5 {
+				saves := []Save{{SessionID: id, Messages: []*Message{user("", fmt.Sprint("q", j)), reply("", fmt.Sprint("a", j))}}}
+				if err := s.SaveAll(ctx, saves); err != nil {
+					t.Error(err)
+				}
+				if errs[i] == nil {
+					errs[i] = saves[0].Err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, id := range ids {
+		want := 10
+		if i%10 == 9 {
+			want = 0
+			if !errors.Is(errs[i], ErrNotFound) {
+				t.Errorf("save to a missing session: %v, want not found", errs[i])
+			}
+		} else if errs[i] != nil {
+			t.Errorf("session %d: %v", i, errs[i])
+		}
+		if got := checkSeq(t, s, id); got != want {
+			t.Errorf("session %d has %d messages, want %d", i, got, want)
+		}
+	}
+}
+
 // checkSeq returns how many messages session id has, failing the test unless
 // their positions are 0, 1, 2 and so on.
 func checkSeq(t testing.TB, s *Store, id string) int {
