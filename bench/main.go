@@ -200,6 +200,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
+	if slices.ContainsFunc(list, func(s scenario) bool { return s.name == "startup" }) {
+		progress("building the startup floor (a Go program that only answers JSON-RPC)")
+		bin, err := buildFloor(filepath.Join(tmp, "floor"))
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		b.floor = []string{bin}
+	}
 	if slices.ContainsFunc(list, func(s scenario) bool { return s.name == "store" }) {
 		if err := b.buildStore(tmp, progress); err != nil {
 			fmt.Fprintln(stderr, "bench: building the store:", err)

@@ -110,6 +110,7 @@ type bench struct {
 	daemon    []string // argv of the daemon
 	daemonEnv []string
 	relay     []string // argv of the one-frame-per-delta relay
+	floor     []string // argv of the startup floor
 	mockURL   string   // http://127.0.0.1:PORT
 	curl      string
 	timeout   time.Duration // for one run

@@ -52,7 +52,11 @@ func scenarios(c *config) []scenario {
 		versusCurl("l1ms", fmt.Sprintf("%d deltas at %v pacing, %v before the first byte (stamped)", c.latChunks, c.latPace, c.latDelay),
 			stream{format: "openai", mock: mockConfig{chunks: c.latChunks, pace: c.latPace, delay: c.latDelay, flush: 1, ts: true}}),
 		{name: "startup", title: fmt.Sprintf("process start to initialize response, %d starts per iteration", c.starts),
-			run: func(b *bench, iter int) []Run { return []Run{b.startupRun("startup", c.starts)} }},
+			run: func(b *bench, iter int) []Run {
+				return pair(iter,
+					func() Run { return b.startupRun("startup", "floor", b.floor, b.daemonEnv, c.starts) },
+					func() Run { return b.startupRun("startup", "tinychat", b.daemon, b.daemonEnv, c.starts) })
+			}},
 		func() scenario {
 			s := stream{format: "openai", mock: mockConfig{chunks: c.slowChunks, flush: 1, ts: true}, work: c.slowWork}
 			return scenario{name: "slow", title: fmt.Sprintf("%v per frame, %s stamped deltas", c.slowWork, count(c.slowChunks)), baseline: "relay1", onStream: true,

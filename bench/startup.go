@@ -6,11 +6,12 @@ import (
 	"strings"
 )
 
-// startupRun starts the daemon n times and times each initialize answer.
-func (b *bench) startupRun(scenario string, n int) Run {
-	r := Run{Scenario: scenario, Peer: "tinychat"}
+// startupRun starts peer (argv, in env) n times and times each
+// initialize answer.
+func (b *bench) startupRun(scenario, peer string, argv, env []string, n int) Run {
+	r := Run{Scenario: scenario, Peer: peer}
 	for i := 0; i < n; i++ {
-		e, err := startEditor(b.daemon, b.daemonEnv, b.deadline())
+		e, err := startEditor(argv, env, b.deadline())
 		if err != nil {
 			r.fail(err)
 			return r
@@ -29,7 +30,7 @@ func (b *bench) startupRun(scenario string, n int) Run {
 	r.InitMs = median(r.InitsMs)
 	// One more start tells where the time goes: the Go runtime's package
 	// initialisation (GODEBUG=inittrace=1), before main runs.
-	e, err := startEditor(b.daemon, append(slices.Clip(b.daemonEnv), "GODEBUG=inittrace=1"), b.deadline())
+	e, err := startEditor(argv, append(slices.Clip(env), "GODEBUG=inittrace=1"), b.deadline())
 	if err != nil {
 		r.fail(err)
 		return r
