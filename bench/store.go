@@ -55,8 +55,8 @@ func (s *storeInfo) describe() string {
 // storeFigures is what one store run measured, besides Run's own fields (whose
 // peak RSS is the daemon's at the end, after the exports).
 type storeFigures struct {
-	// Over the wire, by request name: from writing the request to its
-	// response read and decoded; and the decoding alone, the client's.
+	// Over the wire, by request name: from writing the request to the last
+	// byte of its response read; and then the client's decoding of it.
 	RequestsMs map[string][]float64 `json:"requests_ms"`
 	DecodeMs   map[string][]float64 `json:"decode_ms"`
 	Bytes      map[string]int       `json:"response_bytes"` // of the last response
@@ -151,13 +151,13 @@ func (res *result) writeStore(w io.Writer, md bool) {
 	}
 	c := res.cfg
 	t := &table{title: "Store: " + res.scenarioTitle("store"),
-		head: []string{"request", "median ms", "min–max ms", "n", "of which client decode ms", "response"}}
+		head: []string{"request", "median ms", "min–max ms", "n", "then the client's decode ms", "response"}}
 	for _, q := range storeRequestNames {
 		x := s.Store.RequestsMs[q]
 		t.rows = append(t.rows, []string{q + failNote(s), f("%.1f", x.Median), fmt.Sprintf("%.1f–%.1f", x.Min, x.Max), fmt.Sprint(x.N), f("%.1f", s.Store.DecodeMs[q].Median), size(s.Store.Bytes[q])})
 	}
 	t.notes = []string{
-		"Over the wire: from writing the request to its response read and decoded (encoding/json into typed results), as an editor sees it. Each figure therefore holds, besides the store's own work, the daemon's JSON-RPC encoding of the result, the Content-Length framing, the pipe and the client's decode (shown apart); the session package's benchmarks (go test -run '^$' -bench . ./session/) time the store alone.",
+		"Over the wire: from writing the request to the last byte of its response read, as an editor receives it. Each figure therefore holds, besides the store's own work, the daemon's JSON-RPC encoding of the result, the Content-Length framing and the pipe; the session package's benchmarks (go test -run '^$' -bench . ./session/) time the store alone. The client's decode of the response (Go's encoding/json into typed results) follows, shown apart: it is the editor's work, done by its own parser (vim.json.decode, JSON.parse).",
 		fmt.Sprintf("Each iteration starts one daemon on the store and sends the list and the searches %d times, in rounds, then the exports %d times; the first round meets SQLite's page cache cold (the file is in the OS page cache). Figures pool every request of every iteration.", c.storeRepeats, c.storeRepeats),
 		fmt.Sprintf("Daemon peak RSS (VmHWM): %s MB once initialize is answered, the store open; %s MB after the lists and searches; %s MB after the exports too, before exit (%s MB anonymous, %s MB mapped from files).",
 			rng("%.1f", s.Store.OpenRSSMB), rng("%.1f", s.Store.QueryRSSMB), rng("%.1f", s.RSSMB), f("%.1f", s.AnonMB), f("%.1f", s.FileMB)),
@@ -307,13 +307,13 @@ func (b *bench) storeRequests(e *editor, r *Run) error {
 
 // timing is one request over the wire.
 type timing struct {
-	ms       float64 // the request written to its response read and decoded
-	decodeMs float64 // the decoding
+	ms       float64 // the request written to the last byte of its response read
+	decodeMs float64 // then the client's decoding of it
 	bytes    int     // of the response
 }
 
 // timedCall sends one request and reads its response, decoding the result
-// into a T as an editor would, and times that. check then looks at the
+// into a T as an editor would, and times both. check then looks at the
 // result, untimed.
 func timedCall[T any](e *editor, id int64, method string, params any, check func(*T) error) (timing, error) {
 	start := time.Now()
@@ -333,7 +333,7 @@ func timedCall[T any](e *editor, id int64, method string, params any, check func
 		} `json:"error"`
 	}
 	err = json.Unmarshal(body, &resp)
-	t := timing{ms: ms(time.Since(start)), decodeMs: ms(time.Since(read)), bytes: len(body)}
+	t := timing{ms: ms(read.Sub(start)), decodeMs: ms(time.Since(read)), bytes: len(body)}
 	switch {
 	case err != nil:
 		return t, fmt.Errorf("%s: bad response %q: %w", method, clip(body, 80), err)

@@ -118,7 +118,7 @@ func (e *textExporter) end() error { return nil }
 type markdownExporter struct {
 	w     *bufio.Writer
 	title string
-	body  bytes.Buffer // grows by doubling: a long session's is megabytes
+	body  [][]byte // in pieces: one slice, growing, would copy megabytes again and again
 	used  []string     // "provider · model", in order of first use
 	seen  map[string]bool
 }
@@ -131,13 +131,21 @@ func newMarkdownExporter(w *bufio.Writer, sess *Session) exporter {
 // whatever their own trailing newlines, so that the file reads the same
 // however content ends; the body always follows the title's block.
 func (e *markdownExporter) block(parts ...string) {
-	e.body.WriteString("\n\n")
-	n := e.body.Len()
+	n := 2
 	for _, p := range parts {
-		e.body.WriteString(p)
+		n += len(p)
 	}
-	b := e.body.Bytes()
-	e.body.Truncate(n + len(bytes.TrimRight(b[n:], "\r\n")))
+	last := len(e.body) - 1
+	if last < 0 || cap(e.body[last])-len(e.body[last]) < n {
+		e.body = append(e.body, make([]byte, 0, max(n, 64<<10)))
+		last++
+	}
+	b := append(e.body[last], "\n\n"...)
+	start := len(b)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	e.body[last] = b[:start+len(bytes.TrimRight(b[start:], "\r\n"))]
 }
 
 func (e *markdownExporter) message(m *Message) {
@@ -179,7 +187,9 @@ func (e *markdownExporter) end() error {
 		e.w.WriteString(strings.Join(e.used, ", "))
 		e.w.WriteByte('*')
 	}
-	e.w.Write(e.body.Bytes())
+	for _, b := range e.body {
+		e.w.Write(b)
+	}
 	e.w.WriteByte('\n')
 	return nil
 }
