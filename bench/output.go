@@ -142,15 +142,16 @@ func (res *result) writeText(w io.Writer, md bool) error {
 
 	if s := res.find("startup", "tinychat"); s != nil {
 		ts := &table{title: "Startup: process start (fork/exec) to the initialize response",
-			head: []string{"peer", "starts", "median ms", "p90 ms", "min–max ms", "package inits done ms"}}
+			head: []string{"peer", "starts", "median ms", "p90 ms", "min–max ms", "package inits done ms", "peak RSS MB"}}
 		for _, s := range []*summary{res.find("startup", "floor"), s} {
 			if s != nil {
-				ts.rows = append(ts.rows, []string{s.Peer + failNote(s), fmt.Sprint(s.Inits.N), f("%.1f", s.Inits.Median), f("%.1f", s.InitsP90), fmt.Sprintf("%.1f–%.1f", s.Inits.Min, s.Inits.Max), rng("%.1f", s.InitsDone)})
+				ts.rows = append(ts.rows, []string{s.Peer + failNote(s), fmt.Sprint(s.Inits.N), f("%.1f", s.Inits.Median), f("%.1f", s.InitsP90), fmt.Sprintf("%.1f–%.1f", s.Inits.Min, s.Inits.Max), rng("%.1f", s.InitsDone), rng("%.1f", s.RSSMB)})
 			}
 		}
 		ts.notes = []string{
 			"floor: a Go program that answers JSON-RPC over stdio and does nothing else (built by the bench from bench/floor.go), started the same way: what any Go process costs to start on this machine.",
 			"package inits done: when the Go runtime had run the last package initialiser, before main (GODEBUG=inittrace=1, one more start per iteration, not counted in the others).",
+			"peak RSS: VmHWM after initialize and shutdown, idle: what the process costs before it does any work.",
 		}
 		ts.write(bw, md)
 	}
