@@ -44,6 +44,11 @@ type saveBatch struct {
 	err   error
 }
 
+// maxConns bounds the connections a Store opens to its file. Readers in
+// WAL mode run side by side, and this process writes one at a time, so on
+// an editor's machine a few serve as well as many.
+const maxConns = 4
+
 // Memory is the path of a throwaway store that lives in memory.
 const Memory = ":memory:"
 
@@ -118,6 +123,14 @@ func Open(path string) (*Store, error) {
 	if path == Memory {
 		// Every connection to :memory: is a database of its own.
 		db.SetMaxOpenConns(1)
+	} else {
+		// A few connections, kept: with the default pool, 500 turns
+		// starting at once opened a connection each (each parsing the
+		// schema and filling a page cache of its own), then closed all
+		// but two. Nothing here needs a second connection while holding
+		// one (the :memory: store runs on a single one).
+		db.SetMaxOpenConns(maxConns)
+		db.SetMaxIdleConns(maxConns)
 	}
 	s := &Store{db: db, path: path, writing: make(chan struct{}, 1)}
 	if err := s.update(context.Background(), func(tx *sql.Tx) error { return migrate(context.Background(), tx) }); err != nil {
