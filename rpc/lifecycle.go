@@ -16,8 +16,13 @@ import (
 // keep it.
 const ProtocolVersion = 1
 
+// initializeParams are the members of LSP's InitializeParams that tinychat
+// reads. The client's capabilities, which it does not, are left undecoded:
+// decoding into the whole protocol.InitializeParams took half a
+// millisecond or more of a fresh daemon's answer, even for "{}".
 type initializeParams struct {
-	protocol.InitializeParams
+	RootURI               protocol.DocumentURI       `json:"rootUri"`
+	RootPath              string                     `json:"rootPath"`
 	WorkspaceFolders      []protocol.WorkspaceFolder `json:"workspaceFolders"`
 	InitializationOptions *initOptions               `json:"initializationOptions"`
 }
