@@ -43,3 +43,14 @@ func BenchmarkAnthropicStream(b *testing.B) {
 	benchStream(b, "anthropic", "anthropic_stream.sse", "event: content_block_stop",
 		`event: content_block_delta`+"\n"+`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" word"}}`+"\n\n")
 }
+
+// Mistral's stream goes through the OpenAI decoder; its events are shorter.
+func BenchmarkMistralStream(b *testing.B) {
+	benchStream(b, "mistral", "mistral_stream.sse", `"finish_reason":"stop"`,
+		`data: {"id":"0a5e3bd2c3f64b4fa1f3b8d5e8c0f7a1","object":"chat.completion.chunk","created":1754550500,"model":"mistral-large-latest","choices":[{"index":0,"delta":{"content":" word"},"finish_reason":null}]}`+"\n\n")
+}
+
+func BenchmarkGeminiStream(b *testing.B) {
+	benchStream(b, "gemini", "gemini_stream.sse", `"finishReason": "STOP"`,
+		`data: {"candidates": [{"content": {"parts": [{"text": " word"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 3,"totalTokenCount": 3,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 3}]},"modelVersion": "gemini-2.5-flash","responseId": "Y0rqaPWyLsKi1MkPlO3G2QQ"}`+"\n\n")
+}

@@ -28,7 +28,7 @@ func (b bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // answer to every request.
 func offline(t testing.TB, name, body string) Provider {
 	t.Helper()
-	r, _ := testRegistry(map[string]string{"OPENAI_API_KEY": testKey, "ANTHROPIC_API_KEY": testKey, "MISTRAL_API_KEY": testKey}, Options{MaxRetries: -1})
+	r, _ := testRegistry(map[string]string{"OPENAI_API_KEY": testKey, "ANTHROPIC_API_KEY": testKey, "MISTRAL_API_KEY": testKey, "GEMINI_API_KEY": testKey}, Options{MaxRetries: -1})
 	p := provider(t, r, name).(*httpProvider)
 	p.c.http.Transport = bodyTransport(body)
 	return p
