@@ -338,7 +338,10 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		const evil = '<b>bold?</b> <img src=x onerror="document.body.dataset.pwned=1"> <script>document.body.dataset.pwned=2</script>';
 		await chat.locator('#input').fill(evil);
 		await chat.locator('#input').press('Enter');
+		// Waiting for .meta alone could find the reply before, already done,
+		// if this one's message is not in the panel yet: first its text.
 		const reply = chat.locator('.message.assistant').last();
+		await reply.locator('.body', { hasText: 'bold?' }).waitFor({ timeout: 20000 });
 		await reply.locator('.meta').waitFor({ timeout: 20000 });
 		assert.match(await reply.locator('.body').innerText(), /<b>bold\?<\/b> <img src=x/);
 		assert.equal(await reply.locator('b, img, script').count(), 0);
@@ -398,6 +401,7 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		assert.equal(await user.locator('.chip').textContent(), 'hello.go:1-5');
 		// The fake provider echoes what it got: the file, quoted, then the question.
 		const reply = chat.locator('.message.assistant').last();
+		await reply.locator('.body', { hasText: 'println' }).waitFor({ timeout: 20000 });
 		await reply.locator('.meta').waitFor({ timeout: 20000 });
 		const text = await reply.locator('.body').innerText();
 		assert.match(text, /println/);
