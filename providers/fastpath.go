@@ -164,22 +164,28 @@ func (j *jsonScan) key() (string, bool) {
 // object reads an object. For each key, it calls field with j at the
 // value, which field must read. A false from field fails the object.
 func (j *jsonScan) object(field func(key string) bool) bool {
-	if !j.eat('{') {
-		return false
-	}
-	if j.next() == '}' {
+	return j.eat('{') && j.seq('}', func() bool {
+		k, ok := j.key()
+		return ok && field(k)
+	})
+}
+
+// seq reads the rest of an object or an array once its opening bracket is
+// read: nothing, or elements separated by commas, then end. elem reads one
+// element.
+func (j *jsonScan) seq(end byte, elem func() bool) bool {
+	if j.next() == end {
 		j.i++
 		return true
 	}
 	for {
-		k, ok := j.key()
-		if !ok || !field(k) {
+		if !elem() {
 			return false
 		}
 		switch j.next() {
 		case ',':
 			j.i++
-		case '}':
+		case end:
 			j.i++
 			return true
 		default:
@@ -200,13 +206,7 @@ func once(seen *bool) bool {
 }
 
 // null reads the literal null.
-func (j *jsonScan) null() bool {
-	if !strings.HasPrefix(j.s[j.i:], "null") {
-		return false
-	}
-	j.i += 4
-	return true
-}
+func (j *jsonScan) null() bool { return j.literal("null") }
 
 // nullableString reads a string as str does, or null as "".
 func (j *jsonScan) nullableString(own bool) (string, bool) {
@@ -237,11 +237,7 @@ func (j *jsonScan) skip(depth int) bool {
 			return false
 		}
 		j.i++
-		if j.next() == '}' {
-			j.i++
-			return true
-		}
-		for {
+		return j.seq('}', func() bool {
 			// Keys are not matched to anything here: any will do.
 			if j.next() != '"' {
 				return false
@@ -250,43 +246,17 @@ func (j *jsonScan) skip(depth int) bool {
 				return false
 			}
 			j.ws()
-			if !j.skip(depth - 1) {
-				return false
-			}
-			switch j.next() {
-			case ',':
-				j.i++
-			case '}':
-				j.i++
-				return true
-			default:
-				return false
-			}
-		}
+			return j.skip(depth - 1)
+		})
 	case '[':
 		if depth == 0 {
 			return false
 		}
 		j.i++
-		if j.next() == ']' {
-			j.i++
-			return true
-		}
-		for {
+		return j.seq(']', func() bool {
 			j.ws()
-			if !j.skip(depth - 1) {
-				return false
-			}
-			switch j.next() {
-			case ',':
-				j.i++
-			case ']':
-				j.i++
-				return true
-			default:
-				return false
-			}
-		}
+			return j.skip(depth - 1)
+		})
 	default:
 		return j.number()
 	}
