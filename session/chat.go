@@ -72,6 +72,10 @@ type Chat struct {
 	busy map[string]bool
 
 	ck checkpointer
+	// beforeCheckpoint, when a test sets it, runs between a tick's copy of
+	// the replies and their write, to widen the window in which a turn may
+	// end.
+	beforeCheckpoint func()
 }
 
 // checkpointer saves the replies in progress of every running turn, each
@@ -81,8 +85,8 @@ type Chat struct {
 type checkpointer struct {
 	mu      sync.Mutex
 	live    map[*Turn]bool
-	running bool       // the goroutine is ticking
-	saving  sync.Mutex // held while a tick's saves are written
+	running bool          // the goroutine is ticking
+	writing chan struct{} // the tick being written, closed when it is; nil between ticks
 }
 
 // track adds a streaming turn to the checkpoints.
@@ -108,9 +112,11 @@ func (c *Chat) track(t *Turn) {
 func (c *Chat) untrack(t *Turn) {
 	c.ck.mu.Lock()
 	delete(c.ck.live, t)
+	writing := c.ck.writing
 	c.ck.mu.Unlock()
-	c.ck.saving.Lock()
-	c.ck.saving.Unlock()
+	if writing != nil {
+		<-writing
+	}
 }
 
 func (c *Chat) checkpoints(every time.Duration) {
@@ -123,9 +129,6 @@ func (c *Chat) checkpoints(every time.Duration) {
 			c.ck.mu.Unlock()
 			return
 		}
-		// Taken before ck.mu is let go: an untrack that follows waits for
-		// these saves.
-		c.ck.saving.Lock()
 		var (
 			saves []Save
 			turns []*Turn
@@ -137,17 +140,31 @@ func (c *Chat) checkpoints(every time.Duration) {
 				turns, sizes = append(turns, t), append(sizes, size)
 			}
 		}
+		if len(saves) == 0 {
+			c.ck.mu.Unlock()
+			continue
+		}
+		// Set before ck.mu is let go: an untrack that follows waits for
+		// these saves.
+		done := make(chan struct{})
+		c.ck.writing = done
 		c.ck.mu.Unlock()
+		if c.beforeCheckpoint != nil {
+			c.beforeCheckpoint()
+		}
 		// A failed checkpoint is retried at the next tick and at the end;
 		// the streams go on regardless.
-		if len(saves) > 0 && c.Store.SaveAll(context.Background(), saves) == nil {
+		if c.Store.SaveAll(context.Background(), saves) == nil {
 			for i, sv := range saves {
 				if sv.Err == nil {
 					turns[i].progress.checkpointed(sizes[i])
 				}
 			}
 		}
-		c.ck.saving.Unlock()
+		c.ck.mu.Lock()
+		c.ck.writing = nil
+		c.ck.mu.Unlock()
+		close(done)
 	}
 }
 

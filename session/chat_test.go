@@ -1,7 +1,15 @@
 package session
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/tinychat/tinychat/providers"
+	"github.com/tinychat/tinychat/providers/providertest"
 )
 
 func TestPickModel(t *testing.T) {
@@ -48,4 +56,51 @@ func TestPrompt(t *testing.T) {
 	if got := Prompt(Message{Content: "plain"}); got != "plain" {
 		t.Errorf("Prompt without context = %q", got)
 	}
+}
+
+// TestCheckpointsNeverOutliveTheLastSave runs turns while the checkpointer
+// saves every millisecond, so that one is often being written as a turn
+// ends: what is stored at the end is the whole reply, not interrupted, and
+// never a checkpoint that landed after it.
+func TestCheckpointsNeverOutliveTheLastSave(t *testing.T) {
+	srv := providertest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.Pace = time.Millisecond
+	env := map[string]string{"OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": srv.BaseURL()}
+	c := &Chat{
+		Store:      newStore(t),
+		Providers:  providers.NewRegistry(providers.Options{Getenv: func(k string) string { return env[k] }}),
+		Checkpoint: time.Millisecond,
+		// A checkpoint copied just before a turn ends is written well
+		// after it, unless the turn waits for it.
+		beforeCheckpoint: func() { time.Sleep(5 * time.Millisecond) },
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 5 {
+				turn, err := c.Begin(ctx, SendParams{Workspace: fmt.Sprintf("/w/%d", i), Message: "slow 20", Provider: "openai"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var streamed strings.Builder
+				if _, _, err := turn.Run(ctx, func(s string) { streamed.WriteString(s) }); err != nil {
+					t.Error(err)
+					return
+				}
+				msgs, err := c.Store.Messages(ctx, turn.SessionID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				last := msgs[len(msgs)-1]
+				if last.ID != turn.MessageID || last.Interrupted || last.Content != streamed.String() {
+					t.Errorf("stored %q (interrupted %v), want %q whole", last.Content, last.Interrupted, streamed.String())
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
