@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"errors"
 	"net/http"
 	"reflect"
 	"strings"
@@ -75,32 +74,11 @@ func TestGeminiReplay(t *testing.T) {
 			f := newFake(t, tt.reply)
 			r, _ := testRegistry(geminiEnv(f), Options{})
 			text, _, res, err := collect(t.Context(), provider(t, r, "gemini"), hello)
-			if text != tt.wantText {
-				t.Errorf("text = %q, want %q", text, tt.wantText)
-			}
-			if tt.wantRes != nil {
-				if err != nil {
-					t.Fatalf("err = %v", err)
-				}
-				if *res != *tt.wantRes {
-					t.Errorf("result = %+v, want %+v", *res, *tt.wantRes)
-				}
+			if checkReplay(t, "gemini", text, res, err, tt.wantText, tt.wantRes, tt.wantErr, tt.wantMsg) == nil {
 				return
 			}
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("err = %v (%T), want an *Error", err, err)
-			}
-			want := *tt.wantErr
-			want.Provider = "gemini"
-			if *e != want {
-				t.Errorf("err = %+v\nwant %+v", *e, want)
-			}
-			if tt.wantMsg != "" && err.Error() != tt.wantMsg {
-				t.Errorf("err.Error() = %q, want %q", err.Error(), tt.wantMsg)
-			}
 			// Nothing is retried once text went out, nor a 4xx, nor a block.
-			if n := len(f.requests()); n != 1 && (tt.wantText != "" || !want.Retryable) {
+			if n := len(f.requests()); n != 1 && (tt.wantText != "" || !tt.wantErr.Retryable) {
 				t.Errorf("%d requests, want 1", n)
 			}
 		})

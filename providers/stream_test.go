@@ -104,35 +104,12 @@ func TestStreamReplay(t *testing.T) {
 			r, _ := testRegistry(envFor(tt.provider, f), Options{})
 
 			text, _, res, err := collect(t.Context(), provider(t, r, tt.provider), hello)
-
-			if text != tt.wantText {
-				t.Errorf("text = %q, want %q", text, tt.wantText)
-			}
-			if tt.wantRes != nil {
-				if err != nil {
-					t.Fatalf("err = %v", err)
-				}
-				if *res != *tt.wantRes {
-					t.Errorf("result = %+v, want %+v", *res, *tt.wantRes)
-				}
+			e := checkReplay(t, tt.provider, text, res, err, tt.wantText, tt.wantRes, tt.wantErr, tt.wantMsg)
+			if e == nil {
 				return
-			}
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("err = %v (%T), want an *Error", err, err)
 			}
 			if e.Provider != tt.provider || e.Status != tt.status {
 				t.Errorf("provider, status = %q, %d; want %q, %d", e.Provider, e.Status, tt.provider, tt.status)
-			}
-			if tt.wantErr != nil {
-				want := *tt.wantErr
-				want.Provider = tt.provider
-				if *e != want {
-					t.Errorf("err = %+v, want %+v", *e, want)
-				}
-			}
-			if tt.wantMsg != "" && err.Error() != tt.wantMsg {
-				t.Errorf("err.Error() = %q, want %q", err.Error(), tt.wantMsg)
 			}
 			// A failed reply is never retried once text went out, and a
 			// 401 never.
@@ -347,4 +324,39 @@ func TestStreamReusesConnections(t *testing.T) {
 	if len(conns) != 1 {
 		t.Errorf("%d connections for 3 replies, want 1", len(conns))
 	}
+}
+
+// checkReplay compares what collect gave from provider name with the text
+// wanted, and then with the result wanted or, when there is none, with an
+// *Error like wantErr (when set; its Provider is name) whose Error() is
+// wantMsg (when set). It returns that *Error, or nil for a result.
+func checkReplay(t *testing.T, name, text string, res *Result, err error, wantText string, wantRes *Result, wantErr *Error, wantMsg string) *Error {
+	t.Helper()
+	if text != wantText {
+		t.Errorf("text = %q, want %q", text, wantText)
+	}
+	if wantRes != nil {
+		if err != nil {
+			t.Fatalf("err = %v", err)
+		}
+		if *res != *wantRes {
+			t.Errorf("result = %+v, want %+v", *res, *wantRes)
+		}
+		return nil
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v (%T), want an *Error", err, err)
+	}
+	if wantErr != nil {
+		want := *wantErr
+		want.Provider = name
+		if *e != want {
+			t.Errorf("err = %+v\nwant %+v", *e, want)
+		}
+	}
+	if wantMsg != "" && err.Error() != wantMsg {
+		t.Errorf("err.Error() = %q, want %q", err.Error(), wantMsg)
+	}
+	return e
 }
