@@ -36,10 +36,11 @@ type Options struct {
 
 // Server serves one connection.
 type Server struct {
-	opts   Options
-	log    *slog.Logger
-	chat   *session.Chat
-	stream *stream
+	opts    Options
+	log     *slog.Logger
+	chat    *session.Chat
+	stream  *stream
+	methods map[string]method
 
 	wg sync.WaitGroup // requests running in their own goroutine
 
@@ -77,6 +78,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 		inflight:  map[jsonrpc2.ID]context.CancelFunc{},
 		streaming: map[string]jsonrpc2.ID{},
 	}
+	s.methods = s.methodTable()
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -101,7 +103,8 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 	return s.exitCode
 }
 
-func (s *Server) methods() map[string]method {
+// methodTable is the methods of s by name, made once per connection.
+func (s *Server) methodTable() map[string]method {
 	return map[string]method{
 		"initialize":     {handle: s.initialize},
 		"shutdown":       {handle: s.shutdownRequest},
@@ -138,7 +141,7 @@ func (s *Server) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 		s.log.Debug("ignored notification", "method", req.Method)
 		return
 	}
-	m, ok := s.methods()[req.Method]
+	m, ok := s.methods[req.Method]
 	if !ok {
 		s.reply(ctx, conn, req, nil, &jsonrpc2.Error{Code: jsonrpc2.CodeMethodNotFound, Message: "method not found: " + req.Method})
 		return
