@@ -269,14 +269,16 @@ func (b *bench) setup(tmp string, m *machine, progress func(string, ...any)) err
 			}
 		}
 		bin = filepath.Join(tmp, "tinychat")
-		progress("building the daemon: go build -o %s . (in %s)", bin, repo)
+		progress("building the daemon: CGO_ENABLED=0 go build -o %s . (in %s)", bin, repo)
 		t := time.Now()
+		// Built as README installs it: static, without cgo.
 		cmd := exec.Command("go", "build", "-o", bin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Dir = repo
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build: %v\n%s", err, out)
 		}
-		m.Daemon = fmt.Sprintf("built from %s with `go build` in %.1f s", repo, time.Since(t).Seconds())
+		m.Daemon = fmt.Sprintf("built from %s with `CGO_ENABLED=0 go build` in %.1f s", repo, time.Since(t).Seconds())
 	} else {
 		m.Daemon = "given: " + bin
 	}

@@ -19,7 +19,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 command -v nvim >/dev/null || { echo "nvim not found (apt-get install -y neovim)"; exit 1; }
-(cd "$root" && go build -o "$tmp/tinychat" . && go build -o "$tmp/fakeprovider" ./providers/providertest/fakeprovider) || {
+(cd "$root" && CGO_ENABLED=0 go build -o "$tmp/tinychat" . && go build -o "$tmp/fakeprovider" ./providers/providertest/fakeprovider) || {
   echo "go build failed"
   exit 1
 }

@@ -45,7 +45,7 @@ rm -f "$ext"/*.vsix
 npx @vscode/vsce package --no-dependencies --skip-license --out "$ext/tinychat.vsix"
 
 step "go build (daemon and fake provider)"
-(cd "$repo" && go build -o "$tmp/bin/tinychat" . && go build -o "$tmp/bin/fakeprovider" ./providers/providertest/fakeprovider)
+(cd "$repo" && CGO_ENABLED=0 go build -o "$tmp/bin/tinychat" . && go build -o "$tmp/bin/fakeprovider" ./providers/providertest/fakeprovider)
 export TINYCHAT_BIN=$tmp/bin/tinychat FAKEPROVIDER_BIN=$tmp/bin/fakeprovider
 
 step "node tests"

@@ -85,7 +85,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ -z "${TINYCHAT_BIN:-}" ] || [ -z "${FAKEPROVIDER_BIN:-}" ]; then
-	(cd "$repo" && go build -o "$tmp/tinychat" . && go build -o "$tmp/fakeprovider" ./providers/providertest/fakeprovider)
+	(cd "$repo" && CGO_ENABLED=0 go build -o "$tmp/tinychat" . && go build -o "$tmp/fakeprovider" ./providers/providertest/fakeprovider)
 	export TINYCHAT_BIN=$tmp/tinychat FAKEPROVIDER_BIN=$tmp/fakeprovider
 fi
 

@@ -50,7 +50,7 @@ function M.check()
   local exe = vim.fn.exepath(cmd[1])
   if exe == "" then
     err(cmd[1] .. " not found or not executable", {
-      "Build it with `go build` in the tinychat repository and put it on $PATH,",
+      "Build it with `CGO_ENABLED=0 go build` in the tinychat repository and put it on $PATH,",
       'or set the command: require("tinychat").setup({ cmd = { "/path/to/tinychat" } })',
     })
     return
