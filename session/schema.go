@@ -82,31 +82,40 @@ UPDATE sessions SET message_count = (SELECT count(*) FROM messages m WHERE m.ses
 `,
 }
 
-// errNotStore is returned by migrate for an SQLite file that some other
+// errNotStore is returned by schemaVersion for an SQLite file that some other
 // program owns.
 var errNotStore = errors.New("not a tinychat database (it has tables but no tinychat schema version); refusing to change it")
 
-// migrate checks that the database is a tinychat store this binary can use
-// and applies the missing migrations in one transaction, so that a daemon
-// opening the file at the same time sees either none or all of them.
-func migrate(ctx context.Context, tx *sql.Tx) error {
+// schemaVersion returns the schema version of a tinychat store, 0 for an
+// empty database, and fails for a database that is not a tinychat store or
+// is one of a newer version than this binary's.
+func schemaVersion(ctx context.Context, tx *sql.Tx) (int, error) {
 	var app, version, objects int
 	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
-		return err
+		return 0, err
 	}
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
+		return 0, err
 	}
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
-		return err
+		return 0, err
 	}
 	switch {
 	case app != applicationID && (objects > 0 || version != 0):
-		return errNotStore
+		return 0, errNotStore
 	case version > len(migrations):
-		return fmt.Errorf("schema version %d is newer than this tinychat supports (%d); upgrade tinychat", version, len(migrations))
-	case version == len(migrations):
-		return nil
+		return 0, fmt.Errorf("schema version %d is newer than this tinychat supports (%d); upgrade tinychat", version, len(migrations))
+	}
+	return version, nil
+}
+
+// migrate applies the migrations a store lacks in one transaction, so that
+// a daemon opening the file at the same time sees either none or all of
+// them.
+func migrate(ctx context.Context, tx *sql.Tx) error {
+	version, err := schemaVersion(ctx, tx)
+	if err != nil || version == len(migrations) {
+		return err
 	}
 	for v := version; v < len(migrations); v++ {
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
@@ -114,6 +123,6 @@ func migrate(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	// PRAGMA takes no bound parameters; both values are integers of ours.
-	_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, len(migrations)))
+	_, err = tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d; PRAGMA user_version = %d", applicationID, len(migrations)))
 	return err
 }

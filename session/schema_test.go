@@ -183,6 +183,42 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
+// An up-to-date store opens while another daemon holds the write lock:
+// only a migration needs it.
+func TestOpenBesideAWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tinychat.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := mustNew(t, s, "/w", "kept")
+	s.Close()
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	writer, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	if _, err := writer.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer writer.ExecContext(ctx, "ROLLBACK")
+
+	if s, err = Open(path); err != nil {
+		t.Fatalf("Open beside a writer: %v", err)
+	}
+	defer s.Close()
+	if got, err := s.Session(ctx, sess.ID); err != nil || got.Title != "kept" {
+		t.Errorf("Session = %+v, %v; want the session titled kept", got, err)
+	}
+}
+
 // v1Fixture is a store written by schema version 1, before messages had a
 // full-text index. go test ./session -run TestMigrateFromV1 -update
 // writes it again.
