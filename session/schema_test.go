@@ -187,12 +187,9 @@ func TestConcurrentOpen(t *testing.T) {
 // only a migration needs it.
 func TestOpenBesideAWriter(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "tinychat.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
 	sess := mustNew(t, s, "/w", "kept")
+	path := s.Path()
 	s.Close()
 
 	db, err := sql.Open("sqlite", path)
