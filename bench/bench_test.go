@@ -52,8 +52,8 @@ func TestRun(t *testing.T) {
 		if n, ok := want[r.Scenario]; ok && r.Deltas != n {
 			t.Errorf("%s %s: %d deltas, want %d", r.Scenario, r.Peer, r.Deltas, n)
 		}
-		if r.Peer == "tinychat" && r.Scenario != "startup" && r.Scenario != "cancel" && (r.PeakKB == 0 || r.WallMs == 0) {
-			t.Errorf("%s: no RSS or wall time: %+v", r.Scenario, r)
+		if r.Peer == "tinychat" && r.Scenario != "startup" && r.Scenario != "cancel" && (r.PeakKB == 0 || r.WallMs == 0 || r.Switches == 0) {
+			t.Errorf("%s: no RSS, wall time or context switches: %+v", r.Scenario, r)
 		}
 	}
 	for _, s := range groups["all"] {

@@ -93,6 +93,7 @@ type usage struct {
 	MaxRSSKB int64   `json:"rusage_maxrss_kb"`
 	UserMs   float64 `json:"user_ms"`
 	SysMs    float64 `json:"sys_ms"`
+	Switches int64   `json:"context_switches"` // voluntary and not, all threads
 }
 
 func (u usage) cpuMs() float64 { return u.UserMs + u.SysMs }
@@ -103,7 +104,7 @@ func usageOf(ps *os.ProcessState) usage {
 		return usage{}
 	}
 	ms := func(t syscall.Timeval) float64 { return float64(t.Sec)*1e3 + float64(t.Usec)/1e3 }
-	return usage{MaxRSSKB: ru.Maxrss, UserMs: ms(ru.Utime), SysMs: ms(ru.Stime)}
+	return usage{MaxRSSKB: ru.Maxrss, UserMs: ms(ru.Utime), SysMs: ms(ru.Stime), Switches: ru.Nvcsw + ru.Nivcsw}
 }
 
 // memory is a running process's peak resident set (VmHWM) and what its

@@ -125,17 +125,18 @@ func (res *result) writeText(w io.Writer, md bool) error {
 
 	if cu, tc := res.find("l1ms", "curl"), res.find("l1ms", "tinychat"); cu != nil && tc != nil {
 		tl := &table{title: "Latency: " + titles["l1ms"] + "; a delta's latency is its arrival at the bench minus the mock's stamp (same clock)",
-			head: []string{"peer", "p50 µs", "p99 µs", "first delta µs", "request to first delta ms"}}
+			head: []string{"peer", "p50 µs", "p99 µs", "first delta µs", "request to first delta ms", "context switches per delta"}}
 		for _, s := range []*summary{cu, tc} {
-			tl.rows = append(tl.rows, []string{s.Peer + failNote(s), rng("%.0f", s.LatP50Us), rng("%.0f", s.LatP99Us), rng("%.0f", s.FirstLatUs), rng("%.1f", s.FirstMs)})
+			tl.rows = append(tl.rows, []string{s.Peer + failNote(s), rng("%.0f", s.LatP50Us), rng("%.0f", s.LatP99Us), rng("%.0f", s.FirstLatUs), rng("%.1f", s.FirstMs), f("%.1f", s.SwitchesPerDelta)})
 		}
 		if tc.AddedP50Us != nil {
-			tl.rows = append(tl.rows, []string{"tinychat − curl", rng("%+.0f", *tc.AddedP50Us), rng("%+.0f", *tc.AddedP99Us), rng("%+.0f", *tc.AddedFirstUs), ""})
+			tl.rows = append(tl.rows, []string{"tinychat − curl", rng("%+.0f", *tc.AddedP50Us), rng("%+.0f", *tc.AddedP99Us), rng("%+.0f", *tc.AddedFirstUs), "", ""})
 		}
 		tl.notes = []string{
 			"first delta: the first delta's stamp is taken as the mock writes its first byte (after " + c.latDelay.String() + "), so this is the provider's first byte to the first chat/delta at the bench.",
 			"request to first delta: curl from process start, tinychat from writing chat/send; both include the mock's " + c.latDelay.String() + " delay and the connection.",
 			"tinychat − curl: median of the per-iteration differences.",
+			"context switches per delta: every switch of every thread of the process over its whole run (getrusage), voluntary and involuntary, divided by the deltas.",
 		}
 		tl.write(bw, md)
 	}

@@ -77,6 +77,8 @@ type summary struct {
 	LatP50Us      stat   `json:"lat_p50_us"`
 	LatP99Us      stat   `json:"lat_p99_us"`
 	FirstLatUs    stat   `json:"first_lat_us"`
+	// Context switches of all the process's threads over its run, per delta.
+	SwitchesPerDelta num `json:"switches_per_delta"`
 	// Versus the baseline of the same iteration (l1ms).
 	AddedP50Us   *stat `json:"added_p50_us,omitempty"`
 	AddedP99Us   *stat `json:"added_p99_us,omitempty"`
@@ -148,7 +150,7 @@ func report(c *config, m machine, list []scenario, runs []Run) *result {
 
 func summarize(s scenario, peer string, runs []Run) *summary {
 	sm := &summary{Scenario: s.name, Peer: peer}
-	var anon, file, initsDone, wall, cpu, rss, deltas, frames, init, first, stream, p50, p99, flat, inits, closes, answers, peaks []float64
+	var anon, file, initsDone, wall, cpu, switches, rss, deltas, frames, init, first, stream, p50, p99, flat, inits, closes, answers, peaks []float64
 	var ratio, addP50, addP99, addFirst []float64
 	base := map[int]Run{}
 	for _, r := range runs {
@@ -171,6 +173,7 @@ func summarize(s scenario, peer string, runs []Run) *summary {
 		file = appendPos(file, float64(r.FileKB)/1024)
 		if r.Deltas > 0 && r.Streams == 0 {
 			cpu = appendPos(cpu, r.cpuMs()*1e3/float64(r.Deltas))
+			switches = appendPos(switches, float64(r.Switches)/float64(r.Deltas))
 		}
 		deltas = append(deltas, float64(r.Deltas))
 		frames = append(frames, float64(r.Frames))
@@ -203,6 +206,7 @@ func summarize(s scenario, peer string, runs []Run) *summary {
 	sm.WallMs, sm.RSSMB, sm.InitMs, sm.FirstMs, sm.StreamMs = stats(wall), stats(rss), stats(init), stats(first), stats(stream)
 	sm.LatP50Us, sm.LatP99Us, sm.FirstLatUs = stats(p50), stats(p99), stats(flat)
 	sm.CPUUsPerDelta, sm.Deltas, sm.Frames = num(median(cpu)), num(median(deltas)), num(median(frames))
+	sm.SwitchesPerDelta = num(median(switches))
 	if sm.Deltas > 0 && sm.WallMs.Median > 0 {
 		sm.DeltasPerSec = sm.Deltas / (sm.WallMs.Median / 1e3)
 	}
