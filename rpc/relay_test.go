@@ -118,25 +118,6 @@ func TestRelayPausesTheProviderForAStuckClient(t *testing.T) {
 	r.flush()
 }
 
-func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"b\s`, "\x00\x1f\t\r\n", "<a>&", "\u2028\u2029", "héllo ✓ 😀", "bad \xff\xfe utf8", "\xe2\x82"} {
-		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, []byte(s)); !bytes.Equal(got, want) {
-			t.Errorf("%q: got %s, want %s", s, got, want)
-		}
-	}
-}
-
-func FuzzAppendJSONString(f *testing.F) {
-	f.Add([]byte("héllo \"x\" \x00 \xff"))
-	f.Fuzz(func(t *testing.T, s []byte) {
-		want, _ := json.Marshal(string(s))
-		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-			t.Errorf("%q: got %s, want %s", s, got, want)
-		}
-	})
-}
-
 // TestJSONStringWriterAcrossWrites writes text in two pieces cut at every
 // byte, so through the middle of each UTF-8 sequence, valid or not, and
 // wants what encoding/json makes of the whole.

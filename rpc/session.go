@@ -150,7 +150,7 @@ func (s *Server) sessionExport(ctx context.Context, req *jsonrpc2.Request) (any,
 	}
 	w := &jsonStringWriter{}
 	w.b = append(w.b, `{"format":"`...)
-	w.b = appendEscaped(w.b, []byte(p.Format))
+	w.b = session.AppendJSONEscaped(w.b, p.Format, true)
 	w.b = append(w.b, `","content":"`...)
 	if err := s.opts.Store.Export(ctx, w, id, p.Format); err != nil {
 		return nil, err
@@ -183,7 +183,7 @@ func (w *jsonStringWriter) Write(p []byte) (int, error) {
 		}
 		w.b = make([]byte, 0, max(room, 64<<10))
 	}
-	w.b = appendEscaped(w.b, p[:cut])
+	w.b = session.AppendJSONEscaped(w.b, p[:cut], true)
 	w.held = append(w.held, p[cut:]...)
 	return n, nil
 }
@@ -191,7 +191,7 @@ func (w *jsonStringWriter) Write(p []byte) (int, error) {
 // close returns the pieces, with what was held back, which no write
 // completed.
 func (w *jsonStringWriter) close() [][]byte {
-	return append(w.pieces, appendEscaped(w.b, w.held))
+	return append(w.pieces, session.AppendJSONEscaped(w.b, w.held, true))
 }
 
 // incompleteRune is the length of the start of a UTF-8 sequence at the

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tinychat/tinychat/providers"
 )
@@ -264,6 +263,7 @@ type jsonWriter struct {
 	empty   bool     // the innermost object or array has no member yet
 	err     error    // the first value that could not be written
 	scratch [64]byte // for numbers and times
+	text    []byte   // for strings, escaped
 }
 
 func (w *jsonWriter) open(c byte) {
@@ -308,7 +308,8 @@ func (w *jsonWriter) key(k string) {
 
 func (w *jsonWriter) string(k, v string) {
 	w.key(k)
-	writeJSONString(w.b, v)
+	w.text = AppendJSONString(w.text[:0], v, false)
+	w.b.Write(w.text)
 }
 
 func (w *jsonWriter) int(k string, v int) {
@@ -366,11 +367,7 @@ func (w *jsonWriter) message(m *Message) {
 		w.string("model", m.Model)
 	}
 	if m.Usage != nil {
-		w.key("usage")
-		w.open('{')
-		w.int("inputTokens", m.Usage.InputTokens)
-		w.int("outputTokens", m.Usage.OutputTokens)
-		w.close('}')
+		w.intPair("usage", "inputTokens", m.Usage.InputTokens, "outputTokens", m.Usage.OutputTokens)
 	}
 	if m.Interrupted {
 		w.bool("interrupted", true)
@@ -397,83 +394,21 @@ func (w *jsonWriter) contextItem(c *ContextItem) {
 	if c.Range != nil {
 		w.key("range")
 		w.open('{')
-		w.position("start", c.Range.Start)
-		w.position("end", c.Range.End)
+		w.intPair("start", "line", c.Range.Start.Line, "character", c.Range.Start.Character)
+		w.intPair("end", "line", c.Range.End.Line, "character", c.Range.End.Character)
 		w.close('}')
 	}
 	w.close('}')
 }
 
-func (w *jsonWriter) position(k string, p Position) {
+// intPair writes the member k, an object of two integers: usage, and a
+// range's positions.
+func (w *jsonWriter) intPair(k, k1 string, v1 int, k2 string, v2 int) {
 	w.key(k)
 	w.open('{')
-	w.int("line", p.Line)
-	w.int("character", p.Character)
+	w.int(k1, v1)
+	w.int(k2, v2)
 	w.close('}')
-}
-
-// plainJSON holds the bytes that stand for themselves in a JSON string:
-// ASCII but for control characters, '"' and '\\'.
-var plainJSON = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// writeJSONString writes s quoted as encoding/json quotes a string with
-// HTML escaping off: '"', '\\' and control characters escaped (\b, \f,
-// \n, \r, \t or \u00XX), each byte of invalid UTF-8 as \ufffd, and
-// U+2028 and U+2029 as \u2028 and \u2029; everything else as it is.
-func writeJSONString(b *bufio.Writer, s string) {
-	const hex = "0123456789abcdef"
-	b.WriteByte('"')
-	start := 0 // s[start:i] is yet to be written
-	for i := 0; i < len(s); {
-		c := s[i]
-		if plainJSON[c] {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b.WriteString(s[start:i])
-			switch c {
-			case '"', '\\':
-				b.Write([]byte{'\\', c})
-			case '\b':
-				b.WriteString(`\b`)
-			case '\f':
-				b.WriteString(`\f`)
-			case '\n':
-				b.WriteString(`\n`)
-			case '\r':
-				b.WriteString(`\r`)
-			case '\t':
-				b.WriteString(`\t`)
-			default:
-				b.Write([]byte{'\\', 'u', '0', '0', hex[c>>4], hex[c&0xf]})
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b.WriteString(s[start:i])
-			b.WriteString(`\ufffd`)
-		case r == '\u2028' || r == '\u2029':
-			b.WriteString(s[start:i])
-			b.Write([]byte{'\\', 'u', '2', '0', '2', hex[r&0xf]})
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b.WriteString(s[start:])
-	b.WriteByte('"')
 }
 
 // Import stores the json export content as a new session of workspace
