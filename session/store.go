@@ -133,7 +133,7 @@ func Open(path string) (*Store, error) {
 		db.SetMaxIdleConns(maxConns)
 	}
 	s := &Store{db: db, path: path, writing: make(chan struct{}, 1)}
-	if err := s.prepare(context.Background()); err != nil {
+	if err := s.ensureSchema(context.Background()); err != nil {
 		db.Close()
 		if code(err) == sqlite3.SQLITE_NOTADB {
 			return nil, fmt.Errorf("%s: not a tinychat database (not an SQLite file)", path)
@@ -155,11 +155,11 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// prepare checks the schema and migrates it if it is behind. Nearly every
+// ensureSchema checks the schema and migrates it if it is behind. Nearly every
 // open finds it current, which a read transaction can tell without waiting
 // for another daemon's write; only a migration takes the write lock, and
 // checks again under it, since another daemon may have migrated meanwhile.
-func (s *Store) prepare(ctx context.Context) error {
+func (s *Store) ensureSchema(ctx context.Context) error {
 	var version int
 	err := s.view(ctx, func(tx *sql.Tx) (err error) {
 		version, err = schemaVersion(ctx, tx)
