@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +120,35 @@ func TestFileModes(t *testing.T) {
 	for _, p := range []string{path + "-wal", path + "-shm"} {
 		if _, err := os.Stat(p); err == nil {
 			checkMode(t, p, 0o600)
+		}
+	}
+}
+
+// TestPageCacheBounded checks that every connection of the pool, not just
+// the first, has the bounded page cache: it is a per-connection setting.
+func TestPageCacheBounded(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var conns []*sql.Conn
+	for range maxConns {
+		c, err := s.db.Conn(ctx) // held, so that each is a different one
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var size int
+		if err := c.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&size); err != nil {
+			t.Fatal(err)
+		}
+		if size != -pageCacheKiB {
+			t.Errorf("connection %d: cache_size = %d, want %d (KiB)", i, size, -pageCacheKiB)
 		}
 	}
 }
