@@ -140,11 +140,15 @@ func (c *common) logger(stderr io.Writer, fallback slog.Level) (*slog.Logger, *r
 }
 
 func (c *common) open() (*session.Store, error) {
-	path := c.db
-	if path == "" {
-		path = session.DefaultPath(os.Getenv)
+	return session.Open(c.dbPath())
+}
+
+// dbPath is the database the flags name, else the default one.
+func (c *common) dbPath() string {
+	if c.db != "" {
+		return c.db
 	}
-	return session.Open(path)
+	return session.DefaultPath(os.Getenv)
 }
 
 // registry reads the configuration file and sets up the providers from it
@@ -206,14 +210,23 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := c.open()
-	if err != nil {
-		return err
-	}
+	// initialize is answered while the store opens on another thread: a
+	// first SQLite connection, the schema's parse and check, the switch to
+	// WAL. Waiting for it put about 1 ms on the 5-6 ms to the answer. A
+	// store that cannot be opened stops the daemon, as it did before it
+	// served anything; requests meanwhile wait for it.
+	store := session.Start(c.dbPath())
 	defer store.Close()
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	go func() {
+		if err := store.Ready(); err != nil {
+			stop(err)
+		}
+	}()
 	log.Info("tinychat serving", "version", version, "db", store.Path(), "jsonl", *jsonl)
 
-	code := rpc.Serve(context.Background(), stdin, stdout, rpc.Options{
+	code := rpc.Serve(ctx, stdin, stdout, rpc.Options{
 		JSONL:          *jsonl,
 		MaxMessageSize: *maxSize,
 		Store:          store,
@@ -223,6 +236,9 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		Logger:         log,
 		LogHandler:     handler,
 	})
+	if err := store.Ready(); err != nil {
+		return err
+	}
 	if code != 0 {
 		return exitError(code)
 	}

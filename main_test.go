@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -115,6 +116,53 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeUnusableStore checks that a daemon whose store cannot be opened
+// exits 1 and says why, whether its input ended first or is still open:
+// it answers initialize while the store opens, so the failure may come
+// after it has started serving.
+func TestServeUnusableStore(t *testing.T) {
+	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`
+	framed := fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(initialize), initialize)
+	notADB := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notADB, bytes.Repeat([]byte("not a database\n"), 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const want = "not a tinychat database"
+
+	t.Run("input ended", func(t *testing.T) {
+		_, errOut, code := runCmd(command(t, nil, "serve", "--db", notADB), framed)
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, want)
+		}
+	})
+	t.Run("input open", func(t *testing.T) {
+		cmd := command(t, nil, "serve", "--db", notADB)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stdin.Close()
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(stdin, framed)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut.String(), want) {
+				t.Errorf("exit %v, stderr %q; want 1 and %q", err, errOut.String(), want)
+			}
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+			t.Fatal("the daemon kept running on a store it could not open")
+		}
+	})
 }
 
 // TestProvidersEndToEnd points each provider's base URL at a local server

@@ -64,10 +64,11 @@ type method struct {
 	async  bool
 }
 
-// Serve reads requests from in and writes to out until the input ends or the
-// client sends exit, and returns the process exit code: 0 after shutdown
-// and exit or at the end of the input, 1 for exit without shutdown. Replies
-// still streaming when the input ends are cancelled and saved first.
+// Serve reads requests from in and writes to out until the input ends, the
+// client sends exit or ctx is done (jsonrpc2 then closes the connection),
+// and returns the process exit code: 0 after shutdown and exit, at the end
+// of the input or when ctx is done, 1 for exit without shutdown. Replies
+// still streaming when it stops are cancelled and saved first.
 func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 	s := &Server{
 		opts:      opts,

@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // rawExec runs statements on the SQLite file at path, bypassing Store.
@@ -213,6 +215,71 @@ func TestOpenBesideAWriter(t *testing.T) {
 	defer s.Close()
 	if got, err := s.Session(ctx, sess.ID); err != nil || got.Title != "kept" {
 		t.Errorf("Session = %+v, %v; want the session titled kept", got, err)
+	}
+}
+
+// TestStartWaits starts a store whose migration cannot finish while another
+// connection holds the write lock: a method called meanwhile waits for the
+// open instead of meeting a database without its tables, and works once the
+// lock is let go.
+func TestStartWaits(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "new.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	writer, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	if _, err := writer.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	s := Start(path)
+	defer s.Close()
+	early, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := s.List(early, ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("List while the store opens = %v, want it to wait (until its context ends)", err)
+	}
+	if _, err := writer.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := s.List(ctx, ""); err != nil || len(list) != 0 {
+		t.Fatalf("List once the lock is free = %v, %v; want no sessions", list, err)
+	}
+	if err := s.Ready(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStartFails checks that a store that cannot be opened says why from
+// Ready and from every method, as Open would have.
+func TestStartFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a database\n"), 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Start(path)
+	const want = "not a tinychat database"
+	if err := s.Ready(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Ready = %v, want %q", err, want)
+	}
+	if _, err := s.New(context.Background(), "/w", ""); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("New = %v, want %q", err, want)
+	}
+	if _, err := s.Search(context.Background(), "x", ""); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Search = %v, want %q", err, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if _, err := Start("").List(context.Background(), ""); err == nil {
+		t.Error("a store with no path opened")
 	}
 }
 

@@ -39,7 +39,11 @@ FROM messages_fts JOIN messages m ON m.pk = messages_fts.rowid`
 	}
 	q += ` ORDER BY rank LIMIT ?`
 	args = append(args, maxHits)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	db, err := s.use(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -25,8 +25,12 @@ import (
 // It is safe for concurrent use, and several processes may open the same
 // file at once.
 type Store struct {
-	db   *sql.DB
 	path string
+	// ready is closed once the store is open; db, or err if it could not
+	// be opened, are set before. Use reaches db only through use.
+	ready chan struct{}
+	db    *sql.DB
+	err   error
 	// writing holds a token while this process runs a write transaction, so
 	// that its own goroutines queue here instead of polling
 	// SQLite's lock; the lock then only arbitrates between processes.
@@ -93,9 +97,54 @@ func DefaultPath(getenv func(string) string) string {
 // Memory (":memory:") gives a throwaway store. A file that is not a tinychat
 // store, or one written by a newer tinychat, is an error naming the file.
 func Open(path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("session: no database path")
+	s := Start(path)
+	if err := s.Ready(); err != nil {
+		return nil, err
 	}
+	return s, nil
+}
+
+// Start is Open returning at once, for a caller that has other work to do
+// while the store opens: the daemon answers initialize meanwhile. The
+// store's methods wait until it is open; if it cannot be, they and Ready
+// return the error Open would have.
+func Start(path string) *Store {
+	s := &Store{path: path, ready: make(chan struct{}), writing: make(chan struct{}, 1)}
+	if path == "" {
+		s.err = errors.New("session: no database path")
+	} else if path != Memory {
+		s.path, s.err = filepath.Abs(path)
+	}
+	if s.err != nil {
+		close(s.ready)
+		return s
+	}
+	go func() {
+		defer close(s.ready)
+		s.db, s.err = open(s.path)
+	}()
+	return s
+}
+
+// Ready waits until the store is open, and returns why it could not be.
+func (s *Store) Ready() error {
+	<-s.ready
+	return s.err
+}
+
+// use waits until the store is open and returns its database: every use of
+// the database goes through it.
+func (s *Store) use(ctx context.Context) (*sql.DB, error) {
+	select {
+	case <-s.ready:
+		return s.db, s.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// open opens the database at path, absolute or Memory, for Start.
+func open(path string) (*sql.DB, error) {
 	pragmas := url.Values{
 		"_pragma": {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
@@ -111,11 +160,6 @@ func Open(path string) (*Store, error) {
 	if path == Memory {
 		dsn = Memory + "?" + pragmas.Encode()
 	} else {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return nil, err
-		}
-		path = abs
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, err
 		}
@@ -144,8 +188,7 @@ func Open(path string) (*Store, error) {
 		db.SetMaxOpenConns(maxConns)
 		db.SetMaxIdleConns(maxConns)
 	}
-	s := &Store{db: db, path: path, writing: make(chan struct{}, 1)}
-	if err := s.ensureSchema(context.Background()); err != nil {
+	if err := ensureSchema(context.Background(), db); err != nil {
 		db.Close()
 		if code(err) == sqlite3.SQLITE_NOTADB {
 			return nil, fmt.Errorf("%s: not a tinychat database (not an SQLite file)", path)
@@ -164,23 +207,26 @@ func Open(path string) (*Store, error) {
 			}
 		}
 	}
-	return s, nil
+	return db, nil
 }
 
 // ensureSchema checks the schema and migrates it if it is behind. Nearly every
 // open finds it current, which a read transaction can tell without waiting
 // for another daemon's write; only a migration takes the write lock, and
 // checks again under it, since another daemon may have migrated meanwhile.
-func (s *Store) ensureSchema(ctx context.Context) error {
+// Nothing else in this process uses db yet, so it needs no writing token.
+func ensureSchema(ctx context.Context, db *sql.DB) error {
 	var version int
-	err := s.view(ctx, func(tx *sql.Tx) (err error) {
+	err := inTx(ctx, db, readOnly, func(tx *sql.Tx) (err error) {
 		version, err = schemaVersion(ctx, tx)
 		return err
 	})
 	if err != nil || version == len(migrations) {
 		return err
 	}
-	return s.update(ctx, func(tx *sql.Tx) error { return migrate(ctx, tx) })
+	return retryBusy(ctx, func() error {
+		return inTx(ctx, db, nil, func(tx *sql.Tx) error { return migrate(ctx, tx) })
+	})
 }
 
 // useWAL puts the database in WAL mode, in which readers work while a
@@ -201,8 +247,13 @@ func useWAL(db *sql.DB) error {
 	}
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database, once it has finished opening.
+func (s *Store) Close() error {
+	if s.Ready() != nil {
+		return nil
+	}
+	return s.db.Close()
+}
 
 // Path returns the absolute path of the database file, or Memory.
 func (s *Store) Path() string { return s.path }
@@ -211,8 +262,12 @@ func (s *Store) Path() string { return s.path }
 // are intact, as SQLite's own checks find them. An error means the checks
 // could not run.
 func (s *Store) IntegrityCheck(ctx context.Context) (bool, error) {
+	db, err := s.use(ctx)
+	if err != nil {
+		return false, err
+	}
 	var result string
-	if err := s.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&result); err != nil {
+	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&result); err != nil {
 		return false, err
 	}
 	if result != "ok" {
@@ -220,7 +275,7 @@ func (s *Store) IntegrityCheck(ctx context.Context) (bool, error) {
 	}
 	// The FTS5 check compares the index with the messages it indexes. It
 	// is written as an INSERT, so it runs as a write.
-	err := s.update(ctx, func(tx *sql.Tx) error {
+	err = s.update(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)`)
 		return err
 	})
@@ -250,14 +305,24 @@ func code(err error) int {
 // another process held the database lock for longer than the busy timeout;
 // fn must therefore be safe to run again.
 func (s *Store) update(ctx context.Context, fn func(*sql.Tx) error) error {
+	db, err := s.use(ctx)
+	if err != nil {
+		return err
+	}
 	select {
 	case s.writing <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-s.writing }()
+	return retryBusy(ctx, func() error { return inTx(ctx, db, nil, fn) })
+}
+
+// retryBusy runs a write until it does not meet SQLITE_BUSY, at most
+// writeAttempts times.
+func retryBusy(ctx context.Context, write func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, nil, fn)
+		err := write()
 		if attempt == writeAttempts || code(err) != sqlite3.SQLITE_BUSY {
 			return err
 		}
@@ -272,11 +337,18 @@ func (s *Store) update(ctx context.Context, fn func(*sql.Tx) error) error {
 // view runs fn in a read transaction, so that it sees one snapshot of the
 // database.
 func (s *Store) view(ctx context.Context, fn func(*sql.Tx) error) error {
-	return s.inTx(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+	db, err := s.use(ctx)
+	if err != nil {
+		return err
+	}
+	return inTx(ctx, db, readOnly, fn)
 }
 
-func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, opts)
+var readOnly = &sql.TxOptions{ReadOnly: true}
+
+// inTx runs fn in a transaction of db and commits it.
+func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -367,7 +439,11 @@ func (s *Store) List(ctx context.Context, workspace string) ([]Session, error) {
 		}
 		query, args = selectSessions+` WHERE s.workspace = ?`+newestFirst, []any{ws}
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	db, err := s.use(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +461,11 @@ func (s *Store) List(ctx context.Context, workspace string) ([]Session, error) {
 
 // Session returns the session id, or an error wrapping ErrNotFound.
 func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
-	return getSession(ctx, s.db, id)
+	db, err := s.use(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return getSession(ctx, db, id)
 }
 
 // Messages returns the messages of session id in order, or an error

@@ -49,7 +49,11 @@ func (s *Store) Current(ctx context.Context, workspace string) (*Session, error)
 	if err != nil {
 		return nil, err
 	}
-	sess, err := scanSession(s.db.QueryRowContext(ctx, selectSessions+` WHERE s.id = `+currentID("?1"), ws))
+	db, err := s.use(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := scanSession(db.QueryRowContext(ctx, selectSessions+` WHERE s.id = `+currentID("?1"), ws))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("workspace %s has no session: %w", ws, ErrNotFound)
 	}
