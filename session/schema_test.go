@@ -185,6 +185,36 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
+// holdWriteLock takes the write lock of the SQLite file at path, as
+// another daemon writing would, until release is called or the test ends.
+func holdWriteLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	writer, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { writer.Close() })
+	if _, err := writer.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			if _, err := writer.ExecContext(ctx, "ROLLBACK"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
 // An up-to-date store opens while another daemon holds the write lock:
 // only a migration needs it.
 func TestOpenBesideAWriter(t *testing.T) {
@@ -194,21 +224,9 @@ func TestOpenBesideAWriter(t *testing.T) {
 	path := s.Path()
 	s.Close()
 
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	writer, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
-	if _, err := writer.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	defer writer.ExecContext(ctx, "ROLLBACK")
+	holdWriteLock(t, path)
 
+	var err error
 	if s, err = Open(path); err != nil {
 		t.Fatalf("Open beside a writer: %v", err)
 	}
@@ -225,19 +243,7 @@ func TestOpenBesideAWriter(t *testing.T) {
 func TestStartWaits(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "new.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	writer, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
-	if _, err := writer.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriteLock(t, path)
 
 	s := Start(path)
 	defer s.Close()
@@ -246,9 +252,7 @@ func TestStartWaits(t *testing.T) {
 	if _, err := s.List(early, ""); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("List while the store opens = %v, want it to wait (until its context ends)", err)
 	}
-	if _, err := writer.ExecContext(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if list, err := s.List(ctx, ""); err != nil || len(list) != 0 {
 		t.Fatalf("List once the lock is free = %v, %v; want no sessions", list, err)
 	}
