@@ -60,8 +60,9 @@ type storeFigures struct {
 	RequestsMs map[string][]float64 `json:"requests_ms"`
 	DecodeMs   map[string][]float64 `json:"decode_ms"`
 	Bytes      map[string]int       `json:"response_bytes"` // of the last response
-	// The daemon's VmHWM once initialize is answered (the store open), and
-	// after the lists and searches, before the first export.
+	// The daemon's VmHWM once initialize is answered (its store may still
+	// be opening), and after the lists and searches, before the first
+	// export.
 	OpenPeakKB  int64 `json:"open_peak_rss_kb"`
 	QueryPeakKB int64 `json:"list_search_peak_rss_kb"`
 }
@@ -159,7 +160,7 @@ func (res *result) writeStore(w io.Writer, md bool) {
 	t.notes = []string{
 		"Over the wire: from writing the request to the last byte of its response read, as an editor receives it. Each figure therefore holds, besides the store's own work, the daemon's JSON-RPC encoding of the result, the Content-Length framing and the pipe; the session package's benchmarks (go test -run '^$' -bench . ./session/) time the store alone. The client's decode of the response (Go's encoding/json into typed results) follows, shown apart: it is the editor's work, done by its own parser (vim.json.decode, JSON.parse).",
 		fmt.Sprintf("Each iteration starts one daemon on the store and sends the list and the searches %d times, in rounds, then the exports %d times; the first round meets SQLite's page cache cold (the file is in the OS page cache). Figures pool every request of every iteration.", c.storeRepeats, c.storeRepeats),
-		fmt.Sprintf("Daemon peak RSS (VmHWM): %s MB once initialize is answered, the store open; %s MB after the lists and searches; %s MB after the exports too, before exit (%s MB anonymous, %s MB mapped from files).",
+		fmt.Sprintf("Daemon peak RSS (VmHWM): %s MB once initialize is answered (the store may still be opening); %s MB after the lists and searches; %s MB after the exports too, before exit (%s MB anonymous, %s MB mapped from files).",
 			rng("%.1f", s.Store.OpenRSSMB), rng("%.1f", s.Store.QueryRSSMB), rng("%.1f", s.RSSMB), f("%.1f", s.AnonMB), f("%.1f", s.FileMB)),
 	}
 	t.write(w, md)
