@@ -468,4 +468,22 @@ test("leaving Neovim shuts the daemon down, saving the reply in progress", funct
   rpc.stop({ wait = 2000 })
 end)
 
+test("a store the daemon cannot open is reported with the reason", function()
+  local config = require("tinychat").config
+  local cmd = config.cmd
+  local bad = vim.fn.tempname()
+  vim.fn.writefile({ "notes, not a database" }, bad)
+  config.cmd = { daemon, "serve", "--db", bad }
+  notes = {}
+  vim.cmd("TinyChat hello")
+  wait(function()
+    return noted("daemon exited", vim.log.levels.WARN)
+  end, "the daemon's exit to be reported")
+  local note = noted("daemon exited", vim.log.levels.WARN)
+  truthy(note.msg:find("not a tinychat database", 1, true), "the reason in: " .. note.msg)
+  H.wait_idle()
+  config.cmd = cmd
+  vim.fn.delete(bad)
+end)
+
 H.run()

@@ -1,6 +1,9 @@
 // node --test on src/client.ts against the real daemon and the fake provider.
 
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { CancellationTokenSource, DaemonError, ResponseError, type Delta, type ProviderErrorData } from '../src/client';
@@ -265,6 +268,23 @@ describe('client process handling', () => {
 			assert.equal(f.crashes.length, 0);
 		} finally {
 			await f.dispose();
+		}
+	});
+
+	it('reports a store the daemon cannot open, with the reason', async () => {
+		// The daemon answers initialize while its store opens, so it may stop
+		// before or after that answer: either way the caller learns why.
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinychat-bad-store-'));
+		const bad = path.join(dir, 'notes.txt');
+		fs.writeFileSync(bad, 'notes, not a database\n'.repeat(100));
+		const f = newFixture({ env: { TINYCHAT_DB: bad } });
+		try {
+			const err = await rejection(f.client.listSessions());
+			assert.ok(err instanceof DaemonError, String(err));
+			assert.match(err.message, /exited with code 1: tinychat: .*not a tinychat database/);
+		} finally {
+			await f.dispose();
+			fs.rmSync(dir, { recursive: true, force: true });
 		}
 	});
 
