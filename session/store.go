@@ -27,7 +27,7 @@ import (
 type Store struct {
 	path string
 	// ready is closed once the store is open; db, or err if it could not
-	// be opened, are set before. Use reaches db only through use.
+	// be opened, are set before. Methods reach db only through use.
 	ready chan struct{}
 	db    *sql.DB
 	err   error
