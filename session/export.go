@@ -234,7 +234,7 @@ func newJSONExporter(w *bufio.Writer, sess *Session) exporter {
 	e := &jsonExporter{jsonWriter{b: w}}
 	e.open('{')
 	e.key("version")
-	e.b.Write(strconv.AppendInt(e.scratch[:0], exportVersion, 10))
+	e.b.Write(strconv.AppendInt(e.b.AvailableBuffer(), exportVersion, 10))
 	e.key("session")
 	e.session(sess)
 	e.key("messages")
@@ -256,14 +256,13 @@ func (e *jsonExporter) end() error {
 
 // jsonWriter writes indented JSON to b: two spaces a level, a member or
 // element per line, and "{}" or "[]" for an empty object or array, as
-// json.Indent lays it out.
+// json.Indent lays it out. Values are formatted straight into b's free
+// space (AvailableBuffer), with no scratch buffer of its own.
 type jsonWriter struct {
-	b       *bufio.Writer
-	depth   int
-	empty   bool     // the innermost object or array has no member yet
-	err     error    // the first value that could not be written
-	scratch [64]byte // for numbers and times
-	text    []byte   // for strings, escaped
+	b     *bufio.Writer
+	depth int
+	empty bool  // the innermost object or array has no member yet
+	err   error // the first value that could not be written
 }
 
 func (w *jsonWriter) open(c byte) {
@@ -308,18 +307,17 @@ func (w *jsonWriter) key(k string) {
 
 func (w *jsonWriter) string(k, v string) {
 	w.key(k)
-	w.text = AppendJSONString(w.text[:0], v, false)
-	w.b.Write(w.text)
+	w.b.Write(AppendJSONString(w.b.AvailableBuffer(), v, false))
 }
 
 func (w *jsonWriter) int(k string, v int) {
 	w.key(k)
-	w.b.Write(strconv.AppendInt(w.scratch[:0], int64(v), 10))
+	w.b.Write(strconv.AppendInt(w.b.AvailableBuffer(), int64(v), 10))
 }
 
 func (w *jsonWriter) bool(k string, v bool) {
 	w.key(k)
-	w.b.Write(strconv.AppendBool(w.scratch[:0], v))
+	w.b.Write(strconv.AppendBool(w.b.AvailableBuffer(), v))
 }
 
 // time writes t as time.Time's MarshalJSON does: RFC 3339 with the
@@ -327,16 +325,16 @@ func (w *jsonWriter) bool(k string, v bool) {
 // than four digits.
 func (w *jsonWriter) time(k string, t time.Time) {
 	w.key(k)
-	b, err := t.AppendText(w.scratch[:0])
+	// The quotes go into the same free space as the time.
+	b := append(w.b.AvailableBuffer(), '"')
+	b, err := t.AppendText(b)
 	if err != nil {
 		if w.err == nil {
 			w.err = fmt.Errorf("session: %s: %w", k, err)
 		}
 		return
 	}
-	w.b.WriteByte('"')
-	w.b.Write(b)
-	w.b.WriteByte('"')
+	w.b.Write(append(b, '"'))
 }
 
 // session, message and the rest write the fields of their types in
