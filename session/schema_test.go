@@ -60,6 +60,10 @@ func TestReopen(t *testing.T) {
 }
 
 func TestOpenRefuses(t *testing.T) {
+	if _, err := Start("").List(context.Background(), ""); err == nil {
+		t.Error("a store with no path opened")
+	}
+
 	random := make([]byte, 4096)
 	rand.Read(random)
 	tests := []struct {
@@ -118,6 +122,17 @@ func TestOpenRefuses(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Open: %v\nwant %q naming %s", err, tt.want, path)
+			}
+			// Started instead, the store says the same from every method.
+			started := Start(path)
+			if _, serr := started.New(context.Background(), "/w", ""); serr == nil || serr.Error() != err.Error() {
+				t.Errorf("New on the started store = %v, want %v", serr, err)
+			}
+			if _, serr := started.Search(context.Background(), "x", ""); serr == nil || serr.Error() != err.Error() {
+				t.Errorf("Search on the started store = %v, want %v", serr, err)
+			}
+			if cerr := started.Close(); cerr != nil {
+				t.Errorf("Close = %v", cerr)
 			}
 			after, err := os.ReadFile(path)
 			if err != nil {
@@ -258,32 +273,6 @@ func TestStartWaits(t *testing.T) {
 	}
 	if err := s.Ready(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestStartFails checks that a store that cannot be opened says why from
-// Ready and from every method, as Open would have.
-func TestStartFails(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "notes.txt")
-	if err := os.WriteFile(path, bytes.Repeat([]byte("not a database\n"), 100), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := Start(path)
-	const want = "not a tinychat database"
-	if err := s.Ready(); err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("Ready = %v, want %q", err, want)
-	}
-	if _, err := s.New(context.Background(), "/w", ""); err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("New = %v, want %q", err, want)
-	}
-	if _, err := s.Search(context.Background(), "x", ""); err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("Search = %v, want %q", err, want)
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("Close = %v", err)
-	}
-	if _, err := Start("").List(context.Background(), ""); err == nil {
-		t.Error("a store with no path opened")
 	}
 }
 
