@@ -75,6 +75,13 @@ const brokenConnection = new Set<number>([
 	rpc.ErrorCodes.ConnectionInactive,
 ]);
 
+/**
+ * exitGraceMs is how long a daemon whose connection closed has to exit on
+ * its own before it is killed; ended waits longer, so that it reports
+ * either exit.
+ */
+const exitGraceMs = 500;
+
 /** One running daemon process and its connection. */
 class Daemon {
 	readonly conn: rpc.MessageConnection;
@@ -116,13 +123,17 @@ class Daemon {
 		// The daemon also writes these lines to stderr, which onLog gets.
 		this.conn.onNotification('window/logMessage', () => undefined);
 		this.conn.onError(() => undefined);
-		// A daemon whose stdout closed can answer nothing: end it, so that
-		// calls waiting on it settle (through gone) and the next call starts
-		// a new one.
+		// A daemon whose connection closed can answer nothing: end it, so
+		// that calls waiting on it settle (through gone) and the next call
+		// starts a new one. Not at once: a daemon that is exiting on its own
+		// (a store it cannot open) closes its stdin first, and its exit
+		// status and last stderr line say why, where SIGKILL would not.
 		this.conn.onClose(() => {
-			if (!this.stopping && proc.exitCode === null && proc.signalCode === null) {
-				proc.kill('SIGKILL');
-			}
+			setTimeout(() => {
+				if (!this.stopping && proc.exitCode === null && proc.signalCode === null) {
+					proc.kill('SIGKILL');
+				}
+			}, exitGraceMs).unref();
 		});
 		// A write to a daemon that just died must not crash the extension host.
 		proc.stdin!.on('error', () => undefined);
@@ -188,15 +199,30 @@ class Daemon {
 		}
 		return Promise.race([p, this.gone]).catch(async (err) => {
 			if (err instanceof rpc.ResponseError && brokenConnection.has(err.code)) {
-				// vscode-jsonrpc could not write or lost the connection: the
-				// daemon is exiting; say how, if it does so soon.
-				const crash = await Promise.race([this.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000).unref())]);
-				if (crash) {
-					throw new DaemonError(crash.message);
-				}
+				// vscode-jsonrpc could not write or lost the connection.
+				throw await this.ended(err);
 			}
 			throw err;
 		});
+	}
+
+	/** notify sends a notification; a failed write is reported as call reports one. */
+	async notify(method: string, params: object): Promise<void> {
+		try {
+			await this.conn.sendNotification(method, params);
+		} catch (err) {
+			throw await this.ended(err);
+		}
+	}
+
+	/**
+	 * ended is what to report for err, a failure to reach the daemon: the
+	 * daemon is exiting, and how it exits (its last stderr line) says more
+	 * than a broken pipe, if it does so soon; else err.
+	 */
+	private async ended(err: unknown): Promise<unknown> {
+		const crash = await Promise.race([this.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2 * exitGraceMs).unref())]);
+		return crash ? new DaemonError(crash.message) : err;
 	}
 }
 
@@ -270,7 +296,9 @@ export class Client {
 				capabilities: {},
 				initializationOptions: o.initializationOptions ?? {},
 			});
-			await d.conn.sendNotification('initialized', {});
+			// A daemon may answer initialize and then stop (a store it cannot
+			// open): this write then fails, and how it exited is the news.
+			await d.notify('initialized', {});
 		} catch (err) {
 			d.stopping = true;
 			proc.kill('SIGKILL');

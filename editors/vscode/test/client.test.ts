@@ -288,6 +288,34 @@ describe('client process handling', () => {
 		}
 	});
 
+	it('reports how the daemon exited when it stops right after answering initialize', async () => {
+		// A stand-in daemon that answers initialize with its stdin closed and
+		// exits 1 with a reason, as the real one does for a store it cannot
+		// open when it is quick about it: the client's initialized
+		// notification then meets a closed pipe. sh, because node keeps
+		// fd 0 open whatever a script does with process.stdin.
+		const script = [
+			'n=0',
+			"while IFS= read -r line; do line=${line%$(printf '\\r')}; case $line in Content-Length:*) n=${line#Content-Length: };; '') break;; esac; done",
+			'body=$(head -c "$n")',
+			'id=$(printf %s "$body" | sed \'s/.*"id":\\([0-9]*\\).*/\\1/\')',
+			'exec 0<&-',
+			'resp=\'{"jsonrpc":"2.0","id":\'$id\',"result":{"serverInfo":{"name":"tinychat","version":"stand-in"},"protocolVersion":1,"capabilities":{}}}\'',
+			"printf 'Content-Length: %d\\r\\n\\r\\n%s' ${#resp} \"$resp\"",
+			'echo "tinychat: the store is gone" >&2',
+			'sleep 0.2',
+			'exit 1',
+		].join('\n');
+		const f = newFixture({ client: { command: 'sh', args: ['-c', script] } });
+		try {
+			const err = await rejection(f.client.listSessions());
+			assert.ok(err instanceof DaemonError, String(err));
+			assert.match(err.message, /exited with code 1: tinychat: the store is gone/);
+		} finally {
+			await f.dispose();
+		}
+	});
+
 	it('reports a daemon that fails at start with its stderr', async () => {
 		const f = newFixture({ client: { args: ['serve', '--no-such-flag'] } });
 		try {
