@@ -271,9 +271,6 @@ func TestStartWaits(t *testing.T) {
 	if list, err := s.List(ctx, ""); err != nil || len(list) != 0 {
 		t.Fatalf("List once the lock is free = %v, %v; want no sessions", list, err)
 	}
-	if err := s.Ready(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // v1Fixture is a store written by schema version 1, before messages had a
