@@ -24,6 +24,13 @@ import (
 //     where $KEY in the message stands for the API key the request carried;
 //   - "slow <n>": n deltas "w0 ", "w1 ", ... paced by Pace (default 50ms);
 //   - "stall": one delta, then nothing until the client goes away;
+//   - "think <n>": n reasoning deltas "t0 ", "t1 ", ... then n answer
+//     deltas "w0 ", "w1 ", ..., paced by Pace (reasoning_content on the
+//     OpenAI wire, thinking_delta and signature_delta on Anthropic's);
+//   - "refuse": a refusal, as each wire sends one (OpenAI delta.refusal,
+//     Anthropic stop_reason "refusal");
+//   - "filter": one delta, then finish_reason "content_filter" (Anthropic:
+//     stop_reason "refusal", which it has instead);
 //   - anything else: the message echoed back word by word.
 //
 // Streams end as each provider ends them: OpenAI with a finish_reason
@@ -112,6 +119,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 	last := req.Messages[len(req.Messages)-1].Content
 	fields := strings.Fields(last)
 	var deltas []string
+	var thinking []string // reasoning deltas, sent before the answer
 	switch {
 	case len(fields) >= 2 && fields[0] == "error":
 		status, _ := strconv.Atoi(fields[1])
@@ -124,6 +132,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 		for i := range n {
 			deltas = append(deltas, fmt.Sprintf("w%d ", i))
 		}
+	case len(fields) == 2 && fields[0] == "think":
+		n, _ := strconv.Atoi(fields[1])
+		for i := range n {
+			thinking = append(thinking, fmt.Sprintf("t%d ", i))
+			deltas = append(deltas, fmt.Sprintf("w%d ", i))
+		}
+	case last == "refuse":
+		pace = 0
+		deltas = []string{"I'm sorry, ", "I can't help with that."}
+	case last == "filter":
+		pace = 0
+		deltas = []string{"Partial "}
 	case last == "stall":
 		deltas = []string{"stalling "}
 	default:
@@ -152,30 +172,73 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}, "usage": usage}
 	}
 
-	if f == anthropic {
-		send("message_start", map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_test", "type": "message", "role": "assistant",
-			"model": req.Model, "content": []any{}, "stop_reason": nil, "usage": map[string]int{"input_tokens": in, "output_tokens": 1}}})
-		send("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}})
-		send("ping", map[string]any{"type": "ping"})
-	} else {
-		send("", chunk(map[string]any{"role": "assistant", "content": ""}, nil, nil))
-	}
-	for _, d := range deltas {
-		var ok bool
-		if f == anthropic {
-			ok = send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": d}})
-		} else {
-			ok = send("", chunk(map[string]any{"content": d}, nil, nil))
-		}
+	// wait paces the stream; it reports false once the client is gone.
+	wait := func(ok bool) bool {
 		if !ok {
 			s.gone()
-			return
+			return false
 		}
 		select {
 		case <-r.Context().Done():
 			s.gone()
-			return
+			return false
 		case <-time.After(pace):
+			return true
+		}
+	}
+	stop := "stop"
+	if last == "filter" {
+		stop = "content_filter"
+	}
+	if f == anthropic {
+		send("message_start", map[string]any{"type": "message_start", "message": map[string]any{"id": "msg_test", "type": "message", "role": "assistant",
+			"model": req.Model, "content": []any{}, "stop_reason": nil, "usage": map[string]int{"input_tokens": in, "output_tokens": 1}}})
+		block := 0
+		if len(thinking) > 0 {
+			send("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "thinking", "thinking": "", "signature": ""}})
+			for _, t := range thinking {
+				if !wait(send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "thinking_delta", "thinking": t}})) {
+					return
+				}
+			}
+			send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "signature_delta", "signature": "c2lnbmF0dXJl"}})
+			send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
+			block = 1
+		}
+		send("content_block_start", map[string]any{"type": "content_block_start", "index": block, "content_block": map[string]any{"type": "text", "text": ""}})
+		send("ping", map[string]any{"type": "ping"})
+		for _, d := range deltas {
+			if !wait(send("content_block_delta", map[string]any{"type": "content_block_delta", "index": block, "delta": map[string]any{"type": "text_delta", "text": d}})) {
+				return
+			}
+		}
+		if last == "stall" {
+			<-r.Context().Done()
+			s.gone()
+			return
+		}
+		reason := "end_turn"
+		if last == "refuse" || last == "filter" {
+			reason = "refusal"
+		}
+		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": block})
+		send("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": reason, "stop_sequence": nil}, "usage": map[string]int{"output_tokens": out}})
+		send("message_stop", map[string]any{"type": "message_stop"})
+		return
+	}
+	send("", chunk(map[string]any{"role": "assistant", "content": ""}, nil, nil))
+	for _, t := range thinking {
+		if !wait(send("", chunk(map[string]any{"content": nil, "reasoning_content": t}, nil, nil))) {
+			return
+		}
+	}
+	for _, d := range deltas {
+		delta := map[string]any{"content": d}
+		if last == "refuse" {
+			delta = map[string]any{"content": nil, "refusal": d}
+		}
+		if !wait(send("", chunk(delta, nil, nil))) {
+			return
 		}
 	}
 	if last == "stall" {
@@ -184,15 +247,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 		return
 	}
 	switch f {
-	case anthropic:
-		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
-		send("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil}, "usage": map[string]int{"output_tokens": out}})
-		send("message_stop", map[string]any{"type": "message_stop"})
-		return
 	case mistral:
-		send("", chunk(map[string]any{"content": ""}, "stop", usage))
+		send("", chunk(map[string]any{"content": ""}, stop, usage))
 	case openai:
-		send("", chunk(map[string]any{}, "stop", nil))
+		send("", chunk(map[string]any{}, stop, nil))
 		send("", map[string]any{"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": req.Model, "choices": []any{}, "usage": usage})
 	}
 	io.WriteString(w, "data: [DONE]\n\n")
