@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/rpc"
 	"github.com/tinychat/tinychat/session"
@@ -180,18 +181,6 @@ func (c *common) registry(log *slog.Logger) (*providers.Registry, *providers.Con
 	return reg, cfg, nil
 }
 
-// configDefaults is the configuration file's layer of a turn's defaults,
-// below initializationOptions: its default provider, when the registry
-// could use it, with its default model. A default_model without a
-// default_provider is that of whichever provider is the default.
-func configDefaults(reg *providers.Registry, cfg *providers.Config) session.Defaults {
-	name := reg.Default()
-	if cfg.DefaultModel == "" && cfg.DefaultProvider == "" || cfg.DefaultProvider != "" && cfg.DefaultProvider != name {
-		return session.Defaults{}
-	}
-	return session.Defaults{Provider: name, Model: cfg.DefaultModel}
-}
-
 // gcPercent is the daemon's GOGC unless the environment sets one. One
 // daemon runs per open editor, mostly waiting, and its live heap is small,
 // so memory counts for more than the CPU of collecting twice as often: with
@@ -244,7 +233,7 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		MaxMessageSize: *maxSize,
 		Store:          store,
 		Providers:      reg,
-		Defaults:       configDefaults(reg, cfg),
+		Settings:       chat.ConfigSettings(reg, cfg),
 		Version:        version,
 		Logger:         log,
 		LogHandler:     handler,
@@ -293,6 +282,7 @@ func ask(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	dir := workspaceFlag(fs)
 	cont := fs.String("continue", "", "continue this session instead of the workspace's current one")
 	fresh := fs.Bool("new", false, "start a new session")
+	noReasoning := fs.Bool("no-reasoning", false, "do not show the model's reasoning (shown dimmed on stderr by default)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tinychat ask [flags] MESSAGE|-")
 		fs.PrintDefaults()
@@ -343,22 +333,98 @@ func ask(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		sessionID = s.ID
 	}
-	chat := &session.Chat{Store: store, Providers: reg}
-	turn, err := chat.Begin(ctx, session.SendParams{Workspace: ws, SessionID: sessionID, Message: msg, Provider: *provider, Model: *model,
-		Defaults: configDefaults(reg, cfg)})
+	engine := &chat.Engine{Store: store, Providers: reg}
+	turn, err := engine.Begin(ctx, chat.Request{Workspace: ws, SessionID: sessionID, Message: msg, Provider: *provider, Model: *model,
+		Settings: chat.ConfigSettings(reg, cfg)})
 	if err != nil {
 		return err
 	}
-	out := bufio.NewWriter(stdout)
-	_, text, err := turn.Run(ctx, func(s string) {
-		out.WriteString(s)
-		out.Flush()
-	})
-	if text != "" && !strings.HasSuffix(text, "\n") {
-		out.WriteString("\n")
+	r := newReplyWriter(stdout, stderr, !*noReasoning)
+	res, err := turn.Run(ctx, r.event)
+	r.end()
+	if res != nil {
+		if note := stopNotes[res.StopReason]; note != "" {
+			fmt.Fprintln(stderr, "tinychat:", note)
+		}
 	}
-	out.Flush()
 	return err
+}
+
+// stopNotes say on stderr why a reply ended, where it was not its end.
+var stopNotes = map[string]string{
+	chat.StopMaxTokens:     "the reply was cut off at the token limit",
+	chat.StopRefusal:       "the model refused to answer",
+	chat.StopContentFilter: "the reply was stopped by the provider's content filter",
+}
+
+// replyWriter writes a reply as it streams: the answer to stdout, the
+// reasoning to stderr, dimmed when stderr is a terminal, so that a pipe
+// of stdout gets the answer alone.
+type replyWriter struct {
+	out, errw        *bufio.Writer
+	reasoning        bool // show it
+	dim              bool
+	inReasoning      bool
+	lastOut, lastErr byte // the last byte written to each, for the newlines at the end
+}
+
+func newReplyWriter(stdout, stderr io.Writer, reasoning bool) *replyWriter {
+	return &replyWriter{out: bufio.NewWriter(stdout), errw: bufio.NewWriter(stderr), reasoning: reasoning, dim: isTerminal(stderr)}
+}
+
+func (r *replyWriter) event(e chat.Event) {
+	if e.Kind == chat.Reasoning {
+		if !r.reasoning {
+			return
+		}
+		if r.dim && !r.inReasoning {
+			r.errw.WriteString("\x1b[2m")
+		}
+		r.inReasoning = true
+		r.errw.WriteString(e.Text)
+		r.lastErr = e.Text[len(e.Text)-1]
+		r.errw.Flush()
+		return
+	}
+	r.endReasoning()
+	r.out.WriteString(e.Text)
+	r.lastOut = e.Text[len(e.Text)-1]
+	r.out.Flush()
+}
+
+// endReasoning closes the reasoning, on a line of its own, before the
+// answer starts or the reply ends.
+func (r *replyWriter) endReasoning() {
+	if !r.inReasoning {
+		return
+	}
+	r.inReasoning = false
+	if r.dim {
+		r.errw.WriteString("\x1b[0m")
+	}
+	if r.lastErr != '\n' {
+		r.errw.WriteString("\n")
+	}
+	r.errw.Flush()
+}
+
+// end ends the reply with a newline, if it has none.
+func (r *replyWriter) end() {
+	r.endReasoning()
+	if r.lastOut != 0 && r.lastOut != '\n' {
+		r.out.WriteString("\n")
+	}
+	r.out.Flush()
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func sessions(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -503,12 +569,7 @@ func config(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		db = session.DefaultPath(os.Getenv)
 	}
 	list := reg.List()
-	name, model := reg.Default(), configDefaults(reg, cfg).Model
-	for _, p := range list {
-		if p.Name == name && model == "" {
-			model = p.DefaultModel
-		}
-	}
+	name, model := chat.Choose(reg, chat.ConfigSettings(reg, cfg))
 
 	if *asJSON {
 		provs := make([]providerConfig, len(list))

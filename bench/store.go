@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
 )
 
@@ -506,7 +505,7 @@ func (g *chatText) code() {
 func (g *chatText) message(user bool, at time.Time) *session.Message {
 	g.n++
 	g.buf.Reset()
-	m := &session.Message{Role: providers.RoleUser, CreatedAt: at}
+	m := &session.Message{Role: session.RoleUser, CreatedAt: at}
 	if user {
 		for i := range 1 + g.rng.IntN(3) {
 			g.sentence(i > 0 && g.rng.IntN(2) == 0)
@@ -518,7 +517,7 @@ func (g *chatText) message(user bool, at time.Time) *session.Message {
 				Range: &session.Range{Start: session.Position{Line: 2}, End: session.Position{Line: 6}}}}
 		}
 	} else {
-		m.Role, m.Provider, m.Model = providers.RoleAssistant, "anthropic", "claude-sonnet-4-5"
+		m.Role, m.Provider, m.Model = session.RoleAssistant, "anthropic", "claude-sonnet-4-5"
 		if g.rng.IntN(3) == 0 {
 			m.Provider, m.Model = "openai", "gpt-4.1-mini"
 		}
@@ -528,7 +527,7 @@ func (g *chatText) message(user bool, at time.Time) *session.Message {
 				g.code()
 			}
 		}
-		m.Usage = &providers.Usage{InputTokens: 200 + g.rng.IntN(4000), OutputTokens: 20 + g.rng.IntN(400)}
+		m.Usage = &session.Usage{InputTokens: 200 + g.rng.IntN(4000), OutputTokens: 20 + g.rng.IntN(400)}
 	}
 	m.Content = strings.TrimSpace(g.buf.String())
 	return m

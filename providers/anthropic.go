@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 // anthropicAPI is Anthropic's Messages API. As in Anthropic's own SDKs, its
@@ -28,12 +29,33 @@ const anthropicMaxTokens = 4096
 type anthropicWire struct{}
 
 type anthropicRequest struct {
-	Model       string        `json:"model"`
-	MaxTokens   int           `json:"max_tokens"`
-	System      string        `json:"system,omitempty"`
-	Messages    []wireMessage `json:"messages"`
-	Temperature *float64      `json:"temperature,omitempty"`
-	Stream      bool          `json:"stream"`
+	Model       string             `json:"model"`
+	MaxTokens   int                `json:"max_tokens"`
+	System      string             `json:"system,omitempty"`
+	Messages    []anthropicMessage `json:"messages"`
+	Temperature *float64           `json:"temperature,omitempty"`
+	Stream      bool               `json:"stream"`
+}
+
+// anthropicMessage is a message of the Messages API. Its content is a
+// string, or blocks when a reply's thinking goes back with it.
+type anthropicMessage struct {
+	Role    string `json:"role"`
+	Content any    `json:"content"`
+}
+
+// anthropicThinking and anthropicRedacted are the thinking blocks of a
+// reply as they go back to the API: verbatim, signed, or it answers 400.
+// They make up a reply's Result.Opaque, as a JSON array.
+type anthropicThinking struct {
+	Type      string `json:"type"` // "thinking"
+	Thinking  string `json:"thinking"`
+	Signature string `json:"signature"`
+}
+
+type anthropicRedacted struct {
+	Type string `json:"type"` // "redacted_thinking"
+	Data string `json:"data"`
 }
 
 func (anthropicWire) setHeaders(h http.Header, key string) {
@@ -44,33 +66,47 @@ func (anthropicWire) setHeaders(h http.Header, key string) {
 }
 
 // encode sends the system prompt as the top-level field Anthropic wants,
-// never as a message.
+// never as a message. A reply's signed thinking blocks go back ahead of its
+// text: the API requires them in a tool-use loop and takes them always.
 func (anthropicWire) encode(req *Request, model string) ([]byte, error) {
-	return json.Marshal(anthropicRequest{
+	msgs := alternate(req.Messages)
+	body := anthropicRequest{
 		Model:       model,
 		MaxTokens:   cmp.Or(req.MaxTokens, anthropicMaxTokens),
 		System:      req.System,
-		Messages:    alternate(req.Messages),
+		Messages:    make([]anthropicMessage, len(msgs)),
 		Temperature: req.Temperature,
 		Stream:      true,
-	})
+	}
+	for i, m := range msgs {
+		body.Messages[i] = anthropicMessage{Role: m.Role, Content: m.Content}
+		var blocks []json.RawMessage
+		if m.Role == RoleAssistant && len(m.Opaque) > 0 && json.Unmarshal(m.Opaque, &blocks) == nil {
+			text, _ := json.Marshal(map[string]string{"type": "text", "text": m.Content})
+			body.Messages[i].Content = append(blocks, text)
+		}
+	}
+	return json.Marshal(body)
 }
 
-// alternate shapes a history as Anthropic takes it: roles alternate, the
-// first is user, no text is empty. Consecutive messages of one role (left,
-// say, by a reply that failed) are joined by a blank line; empty ones (a
+// alternate shapes a history as Anthropic and Gemini take it: roles
+// alternate, the first is user, no text is empty. Consecutive messages of
+// one role (left, say, by a reply that failed) are joined by a blank line,
+// without their opaque data, which belonged to one of them; empty ones (a
 // reply cancelled before its first word) are dropped; so is an assistant
 // message that opens the history, a reply to nothing the model can see.
-func alternate(msgs []Message) []wireMessage {
-	out := make([]wireMessage, 0, len(msgs))
+func alternate(msgs []Message) []Message {
+	out := make([]Message, 0, len(msgs))
 	for _, m := range msgs {
 		switch {
 		case m.Content == "":
 		case len(out) == 0 && m.Role != RoleUser:
 		case len(out) > 0 && out[len(out)-1].Role == m.Role:
-			out[len(out)-1].Content += "\n\n" + m.Content
+			last := &out[len(out)-1]
+			last.Content += "\n\n" + m.Content
+			last.Opaque = nil
 		default:
-			out = append(out, wireMessage(m))
+			out = append(out, m)
 		}
 	}
 	return out
@@ -79,12 +115,23 @@ func alternate(msgs []Message) []wireMessage {
 func (anthropicWire) newDecoder() decoder { return new(anthropicDecoder) }
 
 // anthropicDecoder decodes Messages stream events. It reads the usual
-// event, a content_block_delta, with the fast path (fastpath.go); anything
-// else with encoding/json, keeping its JSON decoder and one event to decode
-// each into, so that decoding allocates little more than the text.
+// event, a content_block_delta of text or thinking, with the fast path
+// (fastpath.go); anything else with encoding/json, keeping its JSON decoder
+// and one event to decode each into, so that decoding allocates little
+// more than the text.
+//
+// Content blocks stream one after another: a block starts, has deltas and
+// stops before the next starts. The decoder keeps the block in progress.
 type anthropicDecoder struct {
 	json jsonDecoder
 	ev   anthropicEvent
+
+	block     string          // the type of the block in progress
+	thinking  strings.Builder // of the thinking block in progress
+	signature string          // of the thinking block in progress
+	call      int             // the tool call of the tool_use block in progress
+	calls     int             // tool_use blocks so far
+	blocks    []json.RawMessage
 }
 
 type anthropicEvent struct {
@@ -93,10 +140,21 @@ type anthropicEvent struct {
 		Model string         `json:"model"`
 		Usage anthropicUsage `json:"usage"`
 	} `json:"message"`
+	ContentBlock struct {
+		Type     string `json:"type"`
+		Text     string `json:"text"`
+		Thinking string `json:"thinking"`
+		Data     string `json:"data"`
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+	} `json:"content_block"`
 	Delta struct {
-		Type       string `json:"type"`
-		Text       string `json:"text"`
-		StopReason string `json:"stop_reason"`
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		Thinking    string `json:"thinking"`
+		Signature   string `json:"signature"`
+		PartialJSON string `json:"partial_json"`
+		StopReason  string `json:"stop_reason"`
 	} `json:"delta"`
 	Usage anthropicUsage `json:"usage"`
 }
@@ -113,41 +171,90 @@ func (u *anthropicUsage) input() int {
 	return u.InputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens
 }
 
-// decode reads one event. Only text deltas carry reply text: thinking and
-// tool-input deltas, pings and event types added later are passed over.
-func (d *anthropicDecoder) decode(typ, data string, p *progress) (string, error) {
-	if text, ok := scanAnthropicDelta(typ, data); ok {
-		return text, nil
+// decode reads one event. Pings, citations and event types added later are
+// passed over.
+func (d *anthropicDecoder) decode(typ, data string, p *progress) error {
+	if kind, text, ok := scanAnthropicDelta(typ, data); ok {
+		d.add(kind, text, p)
+		return nil
 	}
 	return d.decodeJSON(typ, data, p)
 }
 
+// add adds text or thinking, keeping the thinking of the block for
+// Result.Opaque.
+func (d *anthropicDecoder) add(kind EventKind, text string, p *progress) {
+	if kind == EventReasoning {
+		d.thinking.WriteString(text)
+	}
+	p.add(kind, text)
+}
+
 // decodeJSON reads one event with encoding/json.
-func (d *anthropicDecoder) decodeJSON(typ, data string, p *progress) (string, error) {
+func (d *anthropicDecoder) decodeJSON(typ, data string, p *progress) error {
 	if typ == "ping" {
-		return "", nil
+		return nil
 	}
 	d.ev = anthropicEvent{}
 	ev := &d.ev
 	if err := d.json.decode(data, ev); err != nil {
-		return "", err
+		return err
 	}
 	switch cmp.Or(typ, ev.Type) {
 	case "message_start":
 		p.Model = ev.Message.Model
 		p.Usage.InputTokens = ev.Message.Usage.input()
 		p.Usage.OutputTokens = ev.Message.Usage.OutputTokens
-	case "content_block_delta":
-		if ev.Delta.Type == "text_delta" {
-			return ev.Delta.Text, nil
+	case "content_block_start":
+		b := &ev.ContentBlock
+		d.block = b.Type
+		switch b.Type {
+		case "text":
+			d.add(EventText, b.Text, p)
+		case "thinking":
+			d.thinking.Reset()
+			d.signature = ""
+			d.add(EventReasoning, b.Thinking, p)
+		case "redacted_thinking":
+			// Encrypted thinking: nothing to show, but it goes back.
+			d.keep(anthropicRedacted{Type: b.Type, Data: b.Data}, p)
+		case "tool_use":
+			d.call = d.calls
+			d.calls++
+			p.addCall(d.call, b.ID, b.Name, "")
 		}
+	case "content_block_delta":
+		switch ev.Delta.Type {
+		case "text_delta":
+			d.add(EventText, ev.Delta.Text, p)
+		case "thinking_delta":
+			d.add(EventReasoning, ev.Delta.Thinking, p)
+		case "signature_delta":
+			d.signature = ev.Delta.Signature
+		case "input_json_delta":
+			if d.block == "tool_use" {
+				p.addCall(d.call, "", "", ev.Delta.PartialJSON)
+			}
+		}
+	case "content_block_stop":
+		// A thinking block without its signature cannot go back.
+		if d.block == "thinking" && d.signature != "" {
+			d.keep(anthropicThinking{Type: "thinking", Thinking: d.thinking.String(), Signature: d.signature}, p)
+		}
+		d.block = ""
 	case "message_delta":
+		// The stop reason is the reply's end: a stream cut after it, before
+		// message_stop, is whole, as one cut after OpenAI's finish_reason.
 		switch ev.Delta.StopReason {
-		case "max_tokens", "model_context_window_exceeded":
-			p.StopReason = StopMaxTokens
 		case "":
-		default:
-			p.StopReason = StopEnd
+		case "max_tokens", "model_context_window_exceeded":
+			p.stop(StopMaxTokens)
+		case "refusal":
+			p.stop(StopRefusal)
+		case "tool_use":
+			p.stop(StopToolCalls)
+		default: // end_turn, stop_sequence, pause_turn
+			p.stop(StopEnd)
 		}
 		// The counts are cumulative: the last one is the total.
 		if n := ev.Usage.input(); n > 0 {
@@ -159,20 +266,31 @@ func (d *anthropicDecoder) decodeJSON(typ, data string, p *progress) (string, er
 	case "message_stop":
 		p.complete, p.ended = true, true
 	case "error":
-		return "", eventError([]byte(data))
+		return eventError([]byte(data))
 	}
-	return "", nil
+	return nil
 }
 
-// scanAnthropicDelta is the fast path for a content_block_delta event: it
-// returns the text of a text delta, "" for another kind of delta. It takes
-// an object with no message and no usage.
-func scanAnthropicDelta(typ, data string) (text string, ok bool) {
+// keep adds a thinking block to those that go back with the reply.
+func (d *anthropicDecoder) keep(block any, p *progress) {
+	b, err := json.Marshal(block)
+	if err != nil {
+		return
+	}
+	d.blocks = append(d.blocks, b)
+	p.Opaque, _ = json.Marshal(d.blocks)
+}
+
+// scanAnthropicDelta is the fast path for a content_block_delta event of
+// text or thinking: it returns its kind and text. It takes an object with
+// no message, no content block and no usage.
+func scanAnthropicDelta(typ, data string) (kind EventKind, text string, ok bool) {
 	if typ != "" && typ != "content_block_delta" {
-		return "", false
+		return 0, "", false
 	}
 	j := jsonScan{s: data}
-	var evType, deltaType string
+	var evType string
+	var delta anthropicDeltaFields
 	var seenType, seenDelta bool
 	ok = j.object(func(k string) bool {
 		var ok bool
@@ -181,43 +299,51 @@ func scanAnthropicDelta(typ, data string) (text string, ok bool) {
 			evType, ok = j.nullableString(false)
 			return once(&seenType) && ok
 		case "delta":
-			return once(&seenDelta) && scanAnthropicDeltaObject(&j, &deltaType, &text)
+			return once(&seenDelta) && delta.scan(&j)
 		}
-		// A message or a usage belong to other events: they are left to
-		// encoding/json.
-		return j.skipField(k, "type", "message", "delta", "usage")
+		// A message, a content block or a usage belong to other events:
+		// they are left to encoding/json.
+		return j.skipField(k, "type", "message", "content_block", "delta", "usage")
 	})
 	if !ok || !j.end() || cmp.Or(typ, evType) != "content_block_delta" {
-		return "", false
+		return 0, "", false
 	}
-	if deltaType != "text_delta" {
-		return "", true
+	switch delta.typ {
+	case "text_delta":
+		return EventText, delta.text, true
+	case "thinking_delta":
+		return EventReasoning, delta.thinking, true
 	}
-	return text, true
+	return 0, "", false
 }
 
-// scanAnthropicDeltaObject reads the delta of a content_block_delta, or
-// null.
-func scanAnthropicDeltaObject(j *jsonScan, typ, text *string) bool {
+// anthropicDeltaFields are the fields of a delta the fast path reads.
+type anthropicDeltaFields struct{ typ, text, thinking string }
+
+// scan reads the delta of a content_block_delta, or null.
+func (d *anthropicDeltaFields) scan(j *jsonScan) bool {
 	if j.null() {
 		return true
 	}
-	var seenType, seenText, seenStop bool
+	var seenType, seenText, seenThinking, seenStop bool
 	return j.object(func(k string) bool {
 		var ok bool
 		switch k {
 		case "type":
-			*typ, ok = j.nullableString(false)
+			d.typ, ok = j.nullableString(false)
 			return once(&seenType) && ok
 		case "text":
-			*text, ok = j.nullableString(true)
+			d.text, ok = j.nullableString(true)
 			return once(&seenText) && ok
+		case "thinking":
+			d.thinking, ok = j.nullableString(true)
+			return once(&seenThinking) && ok
 		case "stop_reason":
 			// Read for its type only: a content_block_delta has no use
 			// for it.
 			_, ok = j.nullableString(false)
 			return once(&seenStop) && ok
 		}
-		return j.skipField(k, "type", "text", "stop_reason")
+		return j.skipField(k, "type", "text", "thinking", "signature", "partial_json", "stop_reason")
 	})
 }

@@ -24,7 +24,7 @@ func benchStream(b *testing.B, name, file, marker, deltaEvent string) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		if _, err := p.Stream(b.Context(), hello, func(string) { n++ }); err != nil {
+		if _, err := p.Stream(b.Context(), hello, func(Event) { n++ }); err != nil {
 			b.Fatal(err)
 		}
 		if n < deltas {

@@ -22,7 +22,7 @@ func (echoProvider) Name() string { return "echo" }
 func (echoProvider) DefaultModel() string { return "echo" }
 
 // Stream implements Provider. It counts words as tokens.
-func (e echoProvider) Stream(ctx context.Context, req *Request, onDelta func(string)) (*Result, error) {
+func (e echoProvider) Stream(ctx context.Context, req *Request, onEvent func(Event)) (*Result, error) {
 	var reply string
 	input := 0
 	for _, m := range req.Messages {
@@ -49,7 +49,7 @@ func (e echoProvider) Stream(ctx context.Context, req *Request, onDelta func(str
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("echo: %w", err)
 		}
-		onDelta(w)
+		onEvent(Event{Kind: EventText, Text: w})
 	}
 	return &Result{
 		Model:      "echo",

@@ -39,7 +39,7 @@ func TestEcho(t *testing.T) {
 		t.Errorf("got %q in %d deltas, %v", text, deltas, err)
 	}
 	want := Result{Model: "echo", StopReason: StopEnd, Usage: Usage{InputTokens: 7, OutputTokens: 3}}
-	if *res != want {
+	if !reflect.DeepEqual(*res, want) {
 		t.Errorf("result = %+v, want %+v", *res, want)
 	}
 	if models, err := provider(t, r, "echo").Models(t.Context()); err != nil || !reflect.DeepEqual(models, []string{"echo"}) {
@@ -55,8 +55,8 @@ func TestEchoCancel(t *testing.T) {
 	defer cancel()
 	var got []string
 	start := time.Now()
-	_, err := provider(t, r, "echo").Stream(ctx, &Request{Messages: []Message{{Role: RoleUser, Content: "one two three"}}}, func(s string) {
-		got = append(got, s)
+	_, err := provider(t, r, "echo").Stream(ctx, &Request{Messages: []Message{{Role: RoleUser, Content: "one two three"}}}, func(e Event) {
+		got = append(got, e.Text)
 		cancel()
 	})
 	if !errors.Is(err, context.Canceled) || !reflect.DeepEqual(got, []string{"one "}) {

@@ -20,8 +20,10 @@ func ExampleNewRegistry() {
 	var reply strings.Builder
 	res, err := p.Stream(context.Background(), &providers.Request{
 		Messages: []providers.Message{{Role: providers.RoleUser, Content: "Hello from tinychat"}},
-	}, func(text string) {
-		reply.WriteString(text)
+	}, func(e providers.Event) {
+		if e.Kind == providers.EventText { // not reasoning, which some models send first
+			reply.WriteString(e.Text)
+		}
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -152,13 +152,15 @@ func provider(t testing.TB, r *Registry, name string) Provider {
 	return p
 }
 
-// collect streams req from p and returns the reply text (joined deltas),
-// how many deltas there were, the result and the error.
+// collect streams req from p and returns the reply text (joined deltas
+// of answer text), how many deltas there were, the result and the error.
 func collect(ctx context.Context, p Provider, req *Request) (text string, deltas int, res *Result, err error) {
 	var b strings.Builder
-	res, err = p.Stream(ctx, req, func(s string) {
-		b.WriteString(s)
-		deltas++
+	res, err = p.Stream(ctx, req, func(e Event) {
+		if e.Kind == EventText {
+			b.WriteString(e.Text)
+			deltas++
+		}
 	})
 	return b.String(), deltas, res, err
 }

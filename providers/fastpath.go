@@ -305,6 +305,13 @@ func (j *jsonScan) number() bool {
 	return true
 }
 
+// zero reads a number and reports whether it is 0 as written: "0", not
+// "0.0" or "-0".
+func (j *jsonScan) zero() bool {
+	start := j.i
+	return j.number() && j.s[start:j.i] == "0"
+}
+
 // digits returns the offset of the first byte at or after i that is not a
 // digit.
 func digits(s string, i int) int {

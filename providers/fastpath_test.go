@@ -2,6 +2,7 @@ package providers
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"unsafe"
@@ -81,19 +82,44 @@ var fastSeeds = [][2]string{
 	{"content_block_delta", `{"type":"content_block_delta","delta":null}`},
 	{"content_block_delta", `{"delta":{"text":"a","type":"text_delta"}}`},
 	{"content_block_delta", `{}`},
+	{"", `{"choices":[{"index":1,"delta":{"content":"b"}},{"index":0,"delta":{"content":"a"}}]}`},
+	{"", `{"choices":[{"index":1,"delta":{"content":"b"},"finish_reason":"stop"}]}`},
+	{"", `{"choices":[{"index":0.0,"delta":{"content":"a"}}]}`},
+	{"", `{"choices":[{"index":-0,"delta":{"content":"a"}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"content":"a"}}],"index":1}`},
+	{"", `{"choices":[{"index":0,"Index":1,"delta":{"content":"a"}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"reasoning_content":"r","reasoning":"r"}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"reasoning_content":"","reasoning":"r2"}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"reasoning":"r","content":"a"}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"Reasoning":"r"}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"refusal":"no"},"finish_reason":"stop"}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"content":[{"type":"thinking","thinking":[{"type":"text","text":"hm"}]},{"type":"text","text":"a"}]}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"content":[{"type":"text","text":"a"}]},"finish_reason":"content_filter"}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"tool_calls":null}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}`},
+	{"", `{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`},
+	{"content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}`},
+	{"content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm","text":"x"}}`},
+	{"content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","thinking":"hmm"}}`},
+	{"content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"c2ln"}}`},
+	{"content_block_stop", `{"type":"content_block_stop","index":0}`},
+	{"content_block_start", `{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"ZW5j"}}`},
+	{"content_block_start", `{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_1","name":"get","input":{}}}`},
+	{"content_block_delta", `{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"a\": 1}"}}`},
+	{"content_block_delta", `{"type":"content_block_delta","content_block":{},"delta":{"type":"text_delta","text":"a"}}`},
+	{"message_delta", `{"type":"message_delta","delta":{"stop_reason":"refusal","stop_sequence":null},"usage":{"output_tokens":3}}`},
 	{"ping", `{"type": "ping"}`},
 	{"error", `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`},
 }
 
 // decodeStep is what one event gave.
 type decodeStep struct {
-	text string
 	err  string
 	prog progress
 }
 
 func (s decodeStep) String() string {
-	return fmt.Sprintf("text %q, err %s, progress %+v", s.text, s.err, s.prog)
+	return fmt.Sprintf("err %s, progress %+v", s.err, s.prog)
 }
 
 // errString shows all of err, all the fields of an *Error.
@@ -110,26 +136,25 @@ func errString(err error) string {
 // sameAsJSON feeds the events to two decoders of a wire, one with the fast
 // path and one with encoding/json alone, and fails unless each event gives
 // the same in both.
-func sameAsJSON(t *testing.T, w wire, full func(d decoder, typ, data string, p *progress) (string, error), events ...[2]string) {
+func sameAsJSON(t *testing.T, w wire, full func(d decoder, typ, data string, p *progress) error, events ...[2]string) {
 	t.Helper()
 	fast, slow := w.newDecoder(), w.newDecoder()
 	var pf, ps progress
 	for _, ev := range events {
-		text, err := fast.decode(ev[0], ev[1], &pf)
-		got := decodeStep{text, errString(err), pf}
-		text, err = full(slow, ev[0], ev[1], &ps)
-		want := decodeStep{text, errString(err), ps}
-		if got != want {
+		pf.events, ps.events = pf.events[:0], ps.events[:0]
+		got := decodeStep{errString(fast.decode(ev[0], ev[1], &pf)), pf}
+		want := decodeStep{errString(full(slow, ev[0], ev[1], &ps)), ps}
+		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("event %q %q:\nfast path:     %v\nencoding/json: %v", ev[0], ev[1], got, want)
 		}
 	}
 }
 
-func openAIJSON(d decoder, _, data string, p *progress) (string, error) {
+func openAIJSON(d decoder, _, data string, p *progress) error {
 	return d.(*openAIDecoder).decodeJSON(data, p)
 }
 
-func anthropicJSON(d decoder, typ, data string, p *progress) (string, error) {
+func anthropicJSON(d decoder, typ, data string, p *progress) error {
 	return d.(*anthropicDecoder).decodeJSON(typ, data, p)
 }
 
@@ -138,7 +163,7 @@ func anthropicJSON(d decoder, typ, data string, p *progress) (string, error) {
 func checkFastPath(t *testing.T, typ, data string) {
 	for _, wt := range []struct {
 		w    wire
-		full func(d decoder, typ, data string, p *progress) (string, error)
+		full func(d decoder, typ, data string, p *progress) error
 		// another is an event that precedes and follows the one checked.
 		another [2]string
 		// delta makes the data the text of a delta.
@@ -207,7 +232,7 @@ func TestFastPathTaken(t *testing.T) {
 			anthropicDeltaPrefix + text + anthropicDeltaSuffix,
 			`{"type":"content_block_delta","index":3,"delta":{"text":"` + text + `","type":"text_delta"}}`,
 		} {
-			got, ok := scanAnthropicDelta("content_block_delta", data)
+			_, got, ok := scanAnthropicDelta("content_block_delta", data)
 			if !ok {
 				t.Errorf("fast path not taken: %s", data)
 			}
@@ -216,12 +241,16 @@ func TestFastPathTaken(t *testing.T) {
 			}
 		}
 	}
+	if kind, text, ok := scanAnthropicDelta("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me think"}}`); !ok || kind != EventReasoning || text != "Let me think" {
+		t.Errorf("a thinking delta gave %v %q, %v; want reasoning \"Let me think\", true", kind, text, ok)
+	}
 	for _, data := range []string{
-		`{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me think"}}`,
-		`{"type":"content_block_delta","index":1,"delta":{"type":"citations_delta","citation":{"type":"char_location","cited_text":"x","document_index":0}}}`,
+		`{"choices":[{"index":0,"delta":{"reasoning_content":"hmm"},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"delta":{"content":null,"reasoning":"hmm","reasoning_details":[{"type":"reasoning.text","text":"hmm"}]},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"delta":{"content":null,"refusal":"hmm"},"finish_reason":null}]}`,
 	} {
-		if text, ok := scanAnthropicDelta("content_block_delta", data); !ok || text != "" {
-			t.Errorf("scanAnthropicDelta(%s) = %q, %v; want \"\", true", data, text, ok)
+		if f := (openAIFields{}); !f.scan(data) || f.reasoningContent+f.reasoning+f.refusal != "hmm" {
+			t.Errorf("fast path not taken, or no reasoning or refusal read: %s", data)
 		}
 	}
 }
@@ -232,7 +261,7 @@ func BenchmarkDecode(b *testing.B) {
 	for _, bt := range []struct {
 		name string
 		w    wire
-		full func(d decoder, typ, data string, p *progress) (string, error)
+		full func(d decoder, typ, data string, p *progress) error
 		typ  string
 		data string
 	}{
@@ -245,12 +274,13 @@ func BenchmarkDecode(b *testing.B) {
 				d := bt.w.newDecoder()
 				decode := d.decode
 				if path == "json" {
-					decode = func(typ, data string, p *progress) (string, error) { return bt.full(d, typ, data, p) }
+					decode = func(typ, data string, p *progress) error { return bt.full(d, typ, data, p) }
 				}
 				var p progress
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := decode(bt.typ, bt.data, &p); err != nil {
+					p.events = p.events[:0]
+					if err := decode(bt.typ, bt.data, &p); err != nil {
 						b.Fatal(err)
 					}
 				}

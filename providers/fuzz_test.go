@@ -58,7 +58,7 @@ func fuzzDecoder(w wire) func(t *testing.T, typ, data string) {
 		d := w.newDecoder()
 		var p progress
 		for range 2 {
-			_, _ = d.decode(typ, data, &p)
+			_ = d.decode(typ, data, &p)
 		}
 	}
 }
@@ -98,7 +98,7 @@ func FuzzStream(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, name := range []string{"openai", "anthropic"} {
-			res, err := offline(t, name, body).Stream(t.Context(), hello, func(string) {})
+			res, err := offline(t, name, body).Stream(t.Context(), hello, func(Event) {})
 			if err == nil && res.StopReason != StopEnd && res.StopReason != StopMaxTokens {
 				t.Errorf("%s: stop reason %q", name, res.StopReason)
 			}

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -38,9 +39,30 @@ type geminiContent struct {
 	Parts []geminiPart `json:"parts"`
 }
 
+// geminiPart is a part of a message as it is sent.
 type geminiPart struct {
-	Text    string `json:"text"`
-	Thought bool   `json:"thought,omitempty"` // a summary of the model's thinking, not reply text
+	Text string `json:"text"`
+	// ThoughtSignature goes back on the part of a reply that carried it:
+	// Gemini 3 requires it with function calls, and recommends it always.
+	ThoughtSignature string `json:"thoughtSignature,omitempty"`
+}
+
+// geminiReplyPart is a part of a reply: text, a summary of the model's
+// thinking (thought), or a function call, any of them perhaps signed.
+type geminiReplyPart struct {
+	Text             string `json:"text"`
+	Thought          bool   `json:"thought"`
+	ThoughtSignature string `json:"thoughtSignature"`
+	FunctionCall     *struct {
+		ID   string          `json:"id"`
+		Name string          `json:"name"`
+		Args json.RawMessage `json:"args"`
+	} `json:"functionCall"`
+}
+
+// geminiOpaque is what a reply's Result.Opaque holds.
+type geminiOpaque struct {
+	ThoughtSignature string `json:"thoughtSignature"`
 }
 
 type geminiGeneration struct {
@@ -56,16 +78,22 @@ func (geminiWire) setHeaders(h http.Header, key string) {
 
 // encode sends the system prompt as systemInstruction, and the history with
 // Gemini's roles, user and model. The history is shaped as for Anthropic
-// (see alternate): Gemini too rejects a part with empty text.
+// (see alternate): Gemini too rejects a part with empty text. A reply goes
+// back with its thought signature; its thought summaries do not.
 func (geminiWire) encode(req *Request, _ string) ([]byte, error) {
 	msgs := alternate(req.Messages)
 	body := geminiRequest{Contents: make([]geminiContent, len(msgs))}
 	for i, m := range msgs {
 		role := m.Role
+		part := geminiPart{Text: m.Content}
 		if role == RoleAssistant {
 			role = "model"
+			var o geminiOpaque
+			if len(m.Opaque) > 0 && json.Unmarshal(m.Opaque, &o) == nil {
+				part.ThoughtSignature = o.ThoughtSignature
+			}
 		}
-		body.Contents[i] = geminiContent{Role: role, Parts: []geminiPart{{Text: m.Content}}}
+		body.Contents[i] = geminiContent{Role: role, Parts: []geminiPart{part}}
 	}
 	if req.System != "" {
 		body.SystemInstruction = &geminiContent{Parts: []geminiPart{{Text: req.System}}}
@@ -105,12 +133,13 @@ func (geminiWire) decodeModels(r io.Reader) ([]string, error) {
 type geminiDecoder struct {
 	json  jsonDecoder
 	chunk geminiChunk
+	calls int // function calls so far: each arrives whole, in one part
 }
 
 type geminiChunk struct {
 	Candidates []struct {
 		Content struct {
-			Parts []geminiPart `json:"parts"`
+			Parts []geminiReplyPart `json:"parts"`
 		} `json:"content"`
 		FinishReason string `json:"finishReason"`
 	} `json:"candidates"`
@@ -126,19 +155,26 @@ type geminiChunk struct {
 	Error        json.RawMessage `json:"error"`
 }
 
+// geminiFiltered are the finish reasons of a reply that a safety or
+// content filter stopped.
+var geminiFiltered = map[string]bool{
+	"SAFETY": true, "RECITATION": true, "BLOCKLIST": true, "PROHIBITED_CONTENT": true, "SPII": true,
+	"IMAGE_SAFETY": true, "IMAGE_PROHIBITED_CONTENT": true, "IMAGE_RECITATION": true,
+}
+
 // decode reads one chunk. Gemini sends no end marker such as [DONE]: the
 // reply is whole at the chunk with its finishReason, and the stream ends
 // with the body. Usage comes with every chunk, each count so far: the last
 // is the total. Thinking is billed as output, so it counts there, as
 // OpenAI's and Anthropic's output counts include it.
-func (d *geminiDecoder) decode(_, data string, p *progress) (string, error) {
+func (d *geminiDecoder) decode(_, data string, p *progress) error {
 	d.chunk = geminiChunk{}
 	c := &d.chunk
 	if err := d.json.decode(data, c); err != nil {
-		return "", err
+		return err
 	}
 	if len(c.Error) > 0 && string(c.Error) != "null" {
-		return "", eventError([]byte(data))
+		return eventError([]byte(data))
 	}
 	if c.ModelVersion != "" {
 		p.Model = strings.TrimPrefix(c.ModelVersion, "models/")
@@ -147,29 +183,46 @@ func (d *geminiDecoder) decode(_, data string, p *progress) (string, error) {
 		p.Usage = Usage{InputTokens: u.PromptTokenCount, OutputTokens: u.CandidatesTokenCount + u.ThoughtsTokenCount}
 	}
 	if f := c.PromptFeedback; f != nil && f.BlockReason != "" {
-		return "", &Error{Type: "prompt_blocked", Message: "the prompt was blocked with blockReason " + f.BlockReason}
+		return &Error{Type: "prompt_blocked", Message: "the prompt was blocked with blockReason " + f.BlockReason}
 	}
 	if len(c.Candidates) == 0 {
-		return "", nil
+		return nil
 	}
 	cand := &c.Candidates[0]
-	var text string
 	for _, part := range cand.Content.Parts {
-		if !part.Thought {
-			text += part.Text
+		switch {
+		case part.FunctionCall != nil:
+			fc := part.FunctionCall
+			var args bytes.Buffer
+			if len(fc.Args) > 0 && json.Compact(&args, fc.Args) != nil {
+				args.Reset()
+			}
+			p.addCall(d.calls, fc.ID, fc.Name, args.String())
+			d.calls++
+		case part.Thought:
+			p.add(EventReasoning, part.Text)
+		default:
+			p.add(EventText, part.Text)
+		}
+		if part.ThoughtSignature != "" {
+			p.Opaque, _ = json.Marshal(geminiOpaque{ThoughtSignature: part.ThoughtSignature})
 		}
 	}
-	switch cand.FinishReason {
-	case "":
-	case "STOP":
-		p.StopReason, p.complete = StopEnd, true
-	case "MAX_TOKENS":
-		p.StopReason, p.complete = StopMaxTokens, true
+	switch r := cand.FinishReason; {
+	case r == "":
+	case r == "STOP" && d.calls > 0:
+		p.stop(StopToolCalls)
+	case r == "STOP":
+		p.stop(StopEnd)
+	case r == "MAX_TOKENS":
+		p.stop(StopMaxTokens)
+	case geminiFiltered[r]:
+		p.stop(StopContentFilter)
 	default:
-		// SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII, OTHER
-		// and those added later: the reply was cut off for a reason
-		// other than its end or its length.
-		return text, &Error{Type: "reply_blocked", Message: "the reply was stopped with finishReason " + cand.FinishReason}
+		// MALFORMED_FUNCTION_CALL, OTHER, LANGUAGE and those added later:
+		// the reply was cut off for a reason that is neither its end, its
+		// length nor a filter.
+		return &Error{Type: "reply_stopped", Message: "the reply was stopped with finishReason " + r}
 	}
-	return text, nil
+	return nil
 }

@@ -40,8 +40,7 @@ func TestGeminiReplay(t *testing.T) {
 		{
 			name: "safety block after text", reply: file(t, "gemini_safety.sse"),
 			wantText: "To make it, you",
-			wantErr:  &Error{Type: "reply_blocked", Message: "the reply was stopped with finishReason SAFETY"},
-			wantMsg:  "gemini: reply_blocked: the reply was stopped with finishReason SAFETY",
+			wantRes:  &Result{Model: "gemini-2.5-flash", StopReason: StopContentFilter, Usage: Usage{InputTokens: 11, OutputTokens: 5}},
 		},
 		{
 			name: "blocked prompt", reply: file(t, "gemini_prompt_blocked.sse"),

@@ -24,7 +24,7 @@ func TestWithLimits(t *testing.T) {
 	}
 	ask := func(ctx context.Context, msg string) (string, error) {
 		var text string
-		_, err := p.Stream(ctx, &Request{Messages: []Message{{Role: RoleUser, Content: msg}}}, func(s string) { text += s })
+		_, err := p.Stream(ctx, &Request{Messages: []Message{{Role: RoleUser, Content: msg}}}, func(e Event) { text += e.Text })
 		return text, err
 	}
 

@@ -1,8 +1,9 @@
 // Package providers streams chat replies from LLM providers.
 //
 // Every provider sits behind the small Provider interface: it takes the whole
-// conversation, calls back with each piece of reply text as it arrives, and
-// returns how the reply ended. The HTTP and SSE plumbing is shared
+// conversation, calls back with each typed event of the reply as it arrives
+// (answer text, reasoning, refusal text, tool-call fragments), and returns
+// how the reply ended. The HTTP and SSE plumbing is shared
 // (sse.go, retry.go); each adapter owns only its wire format.
 package providers
 
@@ -19,18 +20,62 @@ const (
 	RoleAssistant = "assistant"
 )
 
-// Stop reasons reported in Result.StopReason, as on the wire in chat/send.
+// Stop reasons reported in Result.StopReason, each provider's own mapped to
+// these.
 const (
-	StopEnd       = "end"
-	StopMaxTokens = "max_tokens"
-	StopCancelled = "cancelled"
-	StopError     = "error"
+	StopEnd           = "end"
+	StopMaxTokens     = "max_tokens"
+	StopRefusal       = "refusal"        // the model declined to answer
+	StopContentFilter = "content_filter" // the provider's filter cut or blocked the reply
+	StopToolCalls     = "tool_calls"     // the model stopped to have its tool calls run
 )
+
+// EventKind says what an Event carries.
+type EventKind uint8
+
+// The kinds of Event.
+const (
+	// EventText is answer text.
+	EventText EventKind = iota
+	// EventReasoning is the model's thinking, streamed before (or between) its
+	// answer: never part of the answer text.
+	EventReasoning
+	// EventRefusal is the text of a refusal (OpenAI's delta.refusal): the model
+	// declined, and this is what it says instead of an answer.
+	EventRefusal
+	// EventToolCall is a fragment of a tool call: the first fragment of a call
+	// has its ID and Name, each fragment a piece of its arguments' JSON.
+	EventToolCall
+)
+
+// Event is one piece of a streamed reply.
+type Event struct {
+	Kind EventKind
+	// Text is the text of an EventText, EventReasoning or EventRefusal,
+	// and a piece of an EventToolCall's arguments.
+	Text string
+	// Call is which tool call of the reply (0, 1, ...) an EventToolCall
+	// belongs to; ID and Name are set on its first event.
+	Call     int
+	ID, Name string
+}
+
+// ToolCall is a whole tool call of a reply, its fragments joined.
+type ToolCall struct {
+	ID        string
+	Name      string
+	Arguments string // JSON, as the model wrote it
+}
 
 // Message is one turn of a conversation in provider-neutral form.
 type Message struct {
 	Role    string
 	Content string
+	// Opaque is what the provider that wrote this reply gave in
+	// Result.Opaque (Anthropic's signed thinking blocks, Gemini's thought
+	// signature), to be sent back as its API requires. It is meaningful
+	// only to that provider and model: give it to no other.
+	Opaque []byte
 }
 
 // Request is one reply to generate: the whole history, ending with the new
@@ -52,8 +97,14 @@ type Usage struct {
 // Result is how a completed stream ended.
 type Result struct {
 	Model      string // the model that answered, as the provider named it
-	StopReason string // StopEnd or StopMaxTokens
+	StopReason string // one of the Stop constants
 	Usage      Usage
+	// ToolCalls are the reply's tool calls, whole, in order.
+	ToolCalls []ToolCall
+	// Opaque is data of the provider's own, never shown, that it needs
+	// back with this reply in later requests (see Message.Opaque); nil for
+	// most replies.
+	Opaque []byte
 }
 
 // Provider streams replies from one LLM service.
@@ -62,12 +113,12 @@ type Provider interface {
 	Name() string
 	// DefaultModel is used when a request names no model.
 	DefaultModel() string
-	// Stream generates a reply to req, calling onDelta with each piece of
-	// text in order. It returns only once the stream reached its end marker;
-	// otherwise it returns an error (an *Error for provider failures, or one
-	// wrapping ctx.Err() when ctx is cancelled, in which case the HTTP body
-	// is closed at once).
-	Stream(ctx context.Context, req *Request, onDelta func(text string)) (*Result, error)
+	// Stream generates a reply to req, calling onEvent with each event in
+	// order; empty texts are never given. It returns only once the stream
+	// reached its end marker; otherwise it returns an error (an *Error for
+	// provider failures, or one wrapping ctx.Err() when ctx is cancelled,
+	// in which case the HTTP body is closed at once).
+	Stream(ctx context.Context, req *Request, onEvent func(Event)) (*Result, error)
 	// Models lists the model ids the provider offers.
 	Models(ctx context.Context) ([]string, error)
 }

@@ -213,7 +213,7 @@ func TestRetryCancelledWait(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	_, err := provider(t, r, "openai").Stream(ctx, hello, func(string) {})
+	_, err := provider(t, r, "openai").Stream(ctx, hello, func(Event) {})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want one wrapping context.DeadlineExceeded", err)
 	}

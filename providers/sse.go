@@ -65,18 +65,57 @@ type modelLister interface {
 
 // A decoder reads the events of one stream.
 type decoder interface {
-	// decode reads one event, of type typ ("" when unnamed), into p. It
-	// returns the reply text the event carries, if any, and an error: an
-	// *Error when the event reports a failure, any other error when the
-	// event cannot be decoded.
-	decode(typ, data string, p *progress) (string, error)
+	// decode reads one event, of type typ ("" when unnamed), into p: what
+	// it tells of the whole reply, and the Events it carries, added with
+	// p.add. It returns an *Error when the event reports a failure, any
+	// other error when the event cannot be decoded.
+	decode(typ, data string, p *progress) error
 }
 
 // progress is what the events of one stream have told so far.
 type progress struct {
 	Result
-	complete bool // an end marker was seen: the reply is whole even if the stream stops here
-	ended    bool // nothing more is expected: stop reading
+	events   []Event // those of the event being decoded, in order
+	refused  bool    // refusal text came: the reply is a refusal however it ends
+	complete bool    // an end marker was seen: the reply is whole even if the stream stops here
+	ended    bool    // nothing more is expected: stop reading
+}
+
+// add records an event of the stream's current event. Empty text is no
+// event, except for a tool call's first fragment, which names the call.
+func (p *progress) add(kind EventKind, text string) {
+	if text != "" {
+		p.events = append(p.events, Event{Kind: kind, Text: text})
+	}
+}
+
+// addCall records a fragment of tool call n: its id and name with the
+// first, a piece of its arguments with each.
+func (p *progress) addCall(n int, id, name, args string) {
+	if id == "" && name == "" && args == "" {
+		return
+	}
+	p.events = append(p.events, Event{Kind: EventToolCall, Call: n, ID: id, Name: name, Text: args})
+	for len(p.ToolCalls) <= n {
+		p.ToolCalls = append(p.ToolCalls, ToolCall{})
+	}
+	c := &p.ToolCalls[n]
+	if id != "" {
+		c.ID = id
+	}
+	if name != "" {
+		c.Name = name
+	}
+	c.Arguments += args
+}
+
+// stop records how the reply ended and that it is whole. A reply that
+// refused, however its provider ends it then, ended by refusal.
+func (p *progress) stop(reason string) {
+	if p.refused && reason == StopEnd {
+		reason = StopRefusal
+	}
+	p.StopReason, p.complete = reason, true
 }
 
 // jsonDecoder decodes the JSON value of one event after another. Unlike
@@ -129,8 +168,8 @@ func (p *httpProvider) Name() string { return p.name }
 func (p *httpProvider) DefaultModel() string { return p.model }
 
 // Stream implements Provider. It retries a failed attempt (see retryPolicy)
-// as long as no reply text reached onDelta.
-func (p *httpProvider) Stream(ctx context.Context, req *Request, onDelta func(string)) (*Result, error) {
+// as long as no event reached onEvent.
+func (p *httpProvider) Stream(ctx context.Context, req *Request, onEvent func(Event)) (*Result, error) {
 	model := cmp.Or(req.Model, p.model)
 	body, err := p.wire.encode(req, model)
 	if err != nil {
@@ -139,7 +178,7 @@ func (p *httpProvider) Stream(ctx context.Context, req *Request, onDelta func(st
 	path := strings.ReplaceAll(p.chatPath, "{model}", url.PathEscape(model))
 	var res *Result
 	err = p.c.retry.run(ctx, p.name, func() (started bool, err error) {
-		res, started, err = p.stream(ctx, path, body, onDelta)
+		res, started, err = p.stream(ctx, path, body, onEvent)
 		return started, err
 	})
 	if err != nil {
@@ -150,9 +189,9 @@ func (p *httpProvider) Stream(ctx context.Context, req *Request, onDelta func(st
 	return res, nil
 }
 
-// stream makes one attempt at a reply. started reports whether any text
-// reached onDelta.
-func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onDelta func(string)) (res *Result, started bool, err error) {
+// stream makes one attempt at a reply. started reports whether any event
+// reached onEvent.
+func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onEvent func(Event)) (res *Result, started bool, err error) {
 	defer func() { err = p.fail(err) }()
 
 	// One timer guards the whole attempt: first the wait for the first
@@ -183,10 +222,11 @@ func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onD
 		}
 		limit = idle
 		timer.Reset(limit)
-		text, derr := dec.decode(ev.Type, ev.Data, &prog)
-		if text != "" {
+		prog.events = prog.events[:0]
+		derr := dec.decode(ev.Type, ev.Data, &prog)
+		for _, e := range prog.events {
 			started = true
-			onDelta(text)
+			onEvent(e)
 		}
 		if perr, ok := derr.(*Error); ok {
 			return nil, started, perr

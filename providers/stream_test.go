@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +19,11 @@ func TestStreamReplay(t *testing.T) {
 		reply    string // a file in testdata
 		status   int
 		wantText string
-		wantRes  *Result
-		wantErr  *Error // compared field by field, Provider excepted
-		wantMsg  string // the whole of err.Error(), when set
+		// wantReasoning is the reasoning events joined.
+		wantReasoning string
+		wantRes       *Result
+		wantErr       *Error // compared field by field, Provider excepted
+		wantMsg       string // the whole of err.Error(), when set
 	}{
 		{
 			name: "openai", provider: "openai", reply: "openai_stream.sse",
@@ -72,8 +75,9 @@ func TestStreamReplay(t *testing.T) {
 		},
 		{
 			name: "anthropic thinking and unknown events", provider: "anthropic", reply: "anthropic_thinking.sse",
-			wantText: "Hi.",
-			wantRes:  &Result{Model: "claude-sonnet-4-5-20250929", StopReason: StopEnd, Usage: Usage{InputTokens: 30, OutputTokens: 25}},
+			wantText: "Hi.", wantReasoning: "The user greets me.",
+			wantRes: &Result{Model: "claude-sonnet-4-5-20250929", StopReason: StopEnd, Usage: Usage{InputTokens: 30, OutputTokens: 25},
+				Opaque: []byte(`[{"type":"thinking","thinking":"The user greets me.","signature":"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"}]`)},
 		},
 		{
 			name: "anthropic max_tokens", provider: "anthropic", reply: "anthropic_max_tokens.sse",
@@ -92,6 +96,18 @@ func TestStreamReplay(t *testing.T) {
 			wantErr:  &Error{Type: "truncated_stream", Message: "the stream ended before its end marker", Retryable: true},
 		},
 		{
+			// The stop reason came: the reply is whole, as an OpenAI
+			// stream cut after its finish_reason.
+			name: "anthropic cut after its stop reason", provider: "anthropic", reply: "anthropic_cut_after_stop.sse",
+			wantText: "Half",
+			wantRes:  &Result{Model: "claude-sonnet-4-5-20250929", StopReason: StopEnd, Usage: Usage{InputTokens: 12, OutputTokens: 3}},
+		},
+		{
+			name: "anthropic without a final newline", provider: "anthropic", reply: "anthropic_no_final_newline.sse",
+			wantText: "Half",
+			wantRes:  &Result{Model: "claude-sonnet-4-5-20250929", StopReason: StopEnd, Usage: Usage{InputTokens: 12, OutputTokens: 3}},
+		},
+		{
 			name: "anthropic 401", provider: "anthropic", reply: "anthropic_401.json", status: http.StatusUnauthorized,
 			wantMsg: "anthropic: 401 authentication_error: invalid x-api-key",
 		},
@@ -103,8 +119,19 @@ func TestStreamReplay(t *testing.T) {
 			f := newFake(t, rep)
 			r, _ := testRegistry(envFor(tt.provider, f), Options{})
 
-			text, _, res, err := collect(t.Context(), provider(t, r, tt.provider), hello)
-			e := checkReplay(t, tt.provider, text, res, err, tt.wantText, tt.wantRes, tt.wantErr, tt.wantMsg)
+			var text, reasoning strings.Builder
+			res, err := provider(t, r, tt.provider).Stream(t.Context(), hello, func(e Event) {
+				switch e.Kind {
+				case EventText:
+					text.WriteString(e.Text)
+				case EventReasoning:
+					reasoning.WriteString(e.Text)
+				}
+			})
+			if reasoning.String() != tt.wantReasoning {
+				t.Errorf("reasoning = %q, want %q", reasoning.String(), tt.wantReasoning)
+			}
+			e := checkReplay(t, tt.provider, text.String(), res, err, tt.wantText, tt.wantRes, tt.wantErr, tt.wantMsg)
 			if e == nil {
 				return
 			}
@@ -238,8 +265,8 @@ func TestStreamCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var text strings.Builder
-	_, err := provider(t, r, "anthropic").Stream(ctx, hello, func(s string) {
-		text.WriteString(s)
+	_, err := provider(t, r, "anthropic").Stream(ctx, hello, func(e Event) {
+		text.WriteString(e.Text)
 		if text.String() == "Hello! How can I help?" {
 			cancel()
 		}
@@ -339,7 +366,7 @@ func checkReplay(t *testing.T, name, text string, res *Result, err error, wantTe
 		if err != nil {
 			t.Fatalf("err = %v", err)
 		}
-		if *res != *wantRes {
+		if !reflect.DeepEqual(*res, *wantRes) {
 			t.Errorf("result = %+v, want %+v", *res, *wantRes)
 		}
 		return nil

@@ -6,31 +6,8 @@ import (
 
 	"github.com/sourcegraph/jsonrpc2"
 
-	"github.com/tinychat/tinychat/providers"
-	"github.com/tinychat/tinychat/session"
+	"github.com/tinychat/tinychat/chat"
 )
-
-type chatSendParams struct {
-	Message     string                `json:"message"`
-	Workspace   string                `json:"workspace"`
-	SessionID   string                `json:"sessionId"`
-	Provider    string                `json:"provider"`
-	Model       string                `json:"model"`
-	Temperature *float64              `json:"temperature"`
-	MaxTokens   int                   `json:"maxTokens"`
-	System      string                `json:"system"`
-	Context     []session.ContextItem `json:"context"`
-}
-
-type chatSendResult struct {
-	SessionID  string          `json:"sessionId"`
-	MessageID  string          `json:"messageId"`
-	Text       string          `json:"text"`
-	Provider   string          `json:"provider"`
-	Model      string          `json:"model"`
-	StopReason string          `json:"stopReason"`
-	Usage      providers.Usage `json:"usage"`
-}
 
 func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, error) {
 	var p chatSendParams
@@ -50,13 +27,13 @@ func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, erro
 		return nil, err
 	}
 	s.mu.Lock()
-	defaults := s.defaults
+	settings := s.settings
 	s.mu.Unlock()
 
-	turn, err := s.chat.Begin(ctx, session.SendParams{
+	turn, err := s.chat.Begin(ctx, chat.Request{
 		Workspace: ws, SessionID: p.SessionID, Message: p.Message, Context: p.Context,
 		Provider: p.Provider, Model: p.Model, Temperature: p.Temperature, MaxTokens: p.MaxTokens, System: p.System,
-		Defaults: defaults,
+		Settings: settings,
 	})
 	if err != nil {
 		return nil, err
@@ -70,16 +47,16 @@ func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, erro
 		s.mu.Unlock()
 	}()
 
-	out := newRelay(s.stream, newDeltaEncoder(req.ID, turn.SessionID, turn.MessageID))
-	res, text, err := turn.Run(ctx, out.add)
-	// Every delta goes out before the response, whatever it is.
+	out := newRelay(s.stream, req.ID, turn.SessionID, turn.MessageID)
+	res, err := turn.Run(ctx, out.add)
+	// Every notification goes out before the response, whatever it is.
 	out.flush()
 	if err != nil {
 		return nil, err
 	}
 	return &chatSendResult{
-		SessionID: turn.SessionID, MessageID: turn.MessageID, Text: text,
-		Provider: turn.Provider, Model: turn.Model, StopReason: res.StopReason, Usage: res.Usage,
+		SessionID: res.SessionID, MessageID: res.MessageID, Text: res.Text, Reasoning: res.Reasoning,
+		Provider: res.Provider, Model: res.Model, StopReason: res.StopReason, Usage: res.Usage,
 	}, nil
 }
 

@@ -8,18 +8,19 @@ import (
 	"github.com/tinychat/tinychat/session"
 )
 
-// deltaEncoder builds chat/delta notifications for one chat/send by hand:
-// the fixed part of the message is encoded once, and each delta only appends
-// its seq and text. jsonrpc2's Notify would marshal every delta twice.
+// deltaEncoder builds the chat/delta or chat/reasoning notifications of one
+// chat/send by hand: the fixed part of the message is encoded once, and
+// each notification only appends its seq and text. jsonrpc2's Notify would
+// marshal every delta twice.
 type deltaEncoder struct {
-	prefix []byte // {"jsonrpc":"2.0","method":"chat/delta","params":{"requestId":…,"sessionId":…,"messageId":…,"seq":
+	prefix []byte // {"jsonrpc":"2.0","method":…,"params":{"requestId":…,"sessionId":…,"messageId":…,"seq":
 	buf    []byte
 	seq    int
 }
 
-func newDeltaEncoder(requestID jsonrpc2.ID, sessionID, messageID string) *deltaEncoder {
+func newDeltaEncoder(method string, requestID jsonrpc2.ID, sessionID, messageID string) *deltaEncoder {
 	id, _ := requestID.MarshalJSON() // an ID always marshals
-	p := []byte(`{"jsonrpc":"2.0","method":"chat/delta","params":{"requestId":`)
+	p := []byte(`{"jsonrpc":"2.0","method":"` + method + `","params":{"requestId":`)
 	p = append(p, id...)
 	p = append(p, `,"sessionId":`...)
 	p = session.AppendJSONString(p, sessionID, true)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sourcegraph/jsonrpc2"
 
+	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
 )
@@ -70,10 +71,10 @@ func jsonKind(goKind string) string {
 func toError(err error) *jsonrpc2.Error {
 	var (
 		rpcErr   *jsonrpc2.Error
-		turnErr  *session.TurnError
+		turnErr  *chat.TurnError
 		provErr  *providers.Error
 		keyErr   *providers.NotConfiguredError
-		busyErr  *session.BusyError
+		busyErr  *chat.BusyError
 		missing  *session.NotFoundError
 		response = func(code int64, data any) *jsonrpc2.Error {
 			e := &jsonrpc2.Error{Code: code, Message: err.Error()}
@@ -116,9 +117,9 @@ func toError(err error) *jsonrpc2.Error {
 
 // turnError is the answer to a chat/send that failed or was cancelled. It
 // carries what the editor needs to show or offer again: the partial reply
-// when text had arrived, else the user's message.
-func turnError(te *session.TurnError) *jsonrpc2.Error {
-	data := map[string]any{"sessionId": te.SessionID, "messageId": te.MessageID, "text": te.Partial}
+// when some had arrived, else the user's message.
+func turnError(te *chat.TurnError) *jsonrpc2.Error {
+	data := turnErrorData{SessionID: te.SessionID, MessageID: te.MessageID, Text: te.Partial, Reasoning: te.Reasoning}
 	var code int64 = jsonrpc2.CodeInternalError
 	var provErr *providers.Error
 	switch {
@@ -126,12 +127,10 @@ func turnError(te *session.TurnError) *jsonrpc2.Error {
 		code = CodeCancelled
 	case errors.As(te, &provErr):
 		code = CodeProvider
-		for k, v := range providerData(provErr) {
-			data[k] = v
-		}
+		data.providerErrorData = providerData(provErr)
 	}
-	if te.Partial == "" {
-		data["userMessage"] = te.UserMessage
+	if te.Partial == "" && te.Reasoning == "" {
+		data.UserMessage = te.UserMessage
 	}
 	e := &jsonrpc2.Error{Code: code, Message: te.Error()}
 	if code == CodeCancelled {
@@ -141,10 +140,7 @@ func turnError(te *session.TurnError) *jsonrpc2.Error {
 	return e
 }
 
-func providerData(e *providers.Error) map[string]any {
-	d := map[string]any{"provider": e.Provider, "status": e.Status, "type": e.Type, "message": e.Message, "retryable": e.Retryable}
-	if e.RetryAfter > 0 {
-		d["retryAfter"] = e.RetryAfter.Seconds()
-	}
-	return d
+func providerData(e *providers.Error) *providerErrorData {
+	return &providerErrorData{Provider: e.Provider, Status: e.Status, Type: e.Type, Message: e.Message,
+		Retryable: e.Retryable, RetryAfter: e.RetryAfter.Seconds()}
 }

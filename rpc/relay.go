@@ -3,6 +3,10 @@ package rpc
 import (
 	"sync"
 	"unicode/utf8"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/tinychat/tinychat/chat"
 )
 
 // Limits of a relay.
@@ -15,41 +19,57 @@ const (
 	maxPending = 1 << 20
 )
 
-// relay carries the text of one chat/send to the client with adaptive
-// coalescing: its own goroutine writes one notification per wake-up, and
-// text that arrives while a write is in flight goes out together in the
-// next one. At a provider's usual pace every delta is its own
-// notification, with no added wait; when the client reads slower than the
-// provider writes, notifications get fewer and larger instead of queueing.
-// Text is never merged across requests: each chat/send has its own relay.
+// relay carries the answer text and reasoning of one chat/send to the
+// client with adaptive coalescing: its own goroutine writes one
+// notification per wake-up and kind, and text that arrives while a write
+// is in flight goes out together in the next one. At a provider's usual
+// pace every delta is its own notification, with no added wait; when the
+// client reads slower than the provider writes, notifications get fewer
+// and larger instead of queueing. Text is never merged across requests
+// (each chat/send has its own relay) nor across kinds, whose order is kept.
 type relay struct {
-	out *stream
-	enc *deltaEncoder
+	out  *stream
+	encs [2]*deltaEncoder // by chat.EventKind: chat/delta, chat/reasoning
 
 	mu      sync.Mutex
 	room    sync.Cond // signalled when pending is taken
 	pending []byte
+	runs    []run // of pending, in order
 	closed  bool
 
 	wake chan struct{} // capacity 1: "pending has text"
 	done chan struct{} // closed when the writer has flushed everything
 }
 
-func newRelay(out *stream, enc *deltaEncoder) *relay {
-	r := &relay{out: out, enc: enc, wake: make(chan struct{}, 1), done: make(chan struct{})}
+// run is where text of one kind ends in a relay's pending text, the end
+// of the run before it being where it starts.
+type run struct {
+	kind chat.EventKind
+	end  int
+}
+
+func newRelay(out *stream, requestID jsonrpc2.ID, sessionID, messageID string) *relay {
+	r := &relay{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	r.encs[chat.Text] = newDeltaEncoder(methodDelta, requestID, sessionID, messageID)
+	r.encs[chat.Reasoning] = newDeltaEncoder(methodReasoning, requestID, sessionID, messageID)
 	r.room.L = &r.mu
 	go r.write()
 	return r
 }
 
-// add queues text for the client. It is called from the provider's stream,
-// one delta at a time.
-func (r *relay) add(text string) {
+// add queues an event's text for the client. It is called from the
+// provider's stream, one event at a time.
+func (r *relay) add(e chat.Event) {
 	r.mu.Lock()
 	for len(r.pending) >= maxPending && !r.closed {
 		r.room.Wait()
 	}
-	r.pending = append(r.pending, text...)
+	r.pending = append(r.pending, e.Text...)
+	if n := len(r.runs); n > 0 && r.runs[n-1].kind == e.Kind {
+		r.runs[n-1].end = len(r.pending)
+	} else {
+		r.runs = append(r.runs, run{e.Kind, len(r.pending)})
+	}
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -58,7 +78,7 @@ func (r *relay) add(text string) {
 }
 
 // flush writes everything queued and stops the relay. After it returns
-// every delta is on the wire, so the response can follow.
+// every notification is on the wire, so the response can follow.
 func (r *relay) flush() {
 	r.mu.Lock()
 	r.closed = true
@@ -70,28 +90,33 @@ func (r *relay) flush() {
 	<-r.done
 }
 
-// write is the relay's goroutine. It swaps the pending buffer for the one
-// it wrote last time, so that in a steady stream nothing is allocated.
+// write is the relay's goroutine. It swaps the pending buffers for the
+// ones it wrote last time, so that in a steady stream nothing is allocated.
 func (r *relay) write() {
 	defer close(r.done)
 	var spare []byte
+	var spareRuns []run
 	broken := false
 	for range r.wake {
 		r.mu.Lock()
-		text := r.pending
-		r.pending = spare[:0]
+		text, runs := r.pending, r.runs
+		r.pending, r.runs = spare[:0], spareRuns[:0]
 		closed := r.closed
 		r.room.Broadcast()
 		r.mu.Unlock()
 
-		for rest := text; len(rest) > 0 && !broken; {
-			n := cut(rest, maxDeltaText)
-			// A client that is gone gets nothing more; the turn still runs
-			// to its end, to be saved.
-			broken = r.out.writeFrame(r.enc.encode(rest[:n])) != nil
-			rest = rest[n:]
+		start := 0
+		for _, k := range runs {
+			for rest := text[start:k.end]; len(rest) > 0 && !broken; {
+				n := cut(rest, maxDeltaText)
+				// A client that is gone gets nothing more; the turn still
+				// runs to its end, to be saved.
+				broken = r.out.writeFrame(r.encs[k.kind].encode(rest[:n])) != nil
+				rest = rest[n:]
+			}
+			start = k.end
 		}
-		spare = text
+		spare, spareRuns = text, runs
 		if closed {
 			return
 		}

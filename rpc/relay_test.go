@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/tinychat/tinychat/chat"
 )
 
 // slowWriter takes a while over each write, like a client that reads
@@ -32,25 +34,80 @@ func (w *slowWriter) Write(p []byte) (int, error) {
 // frames decodes the chat/delta notifications written in jsonl framing.
 func frames(t *testing.T, out []byte) []delta {
 	var ds []delta
+	for _, f := range notifications(t, out) {
+		if f.method != methodDelta {
+			t.Fatalf("a %s notification among the deltas", f.method)
+		}
+		ds = append(ds, f.params)
+	}
+	return ds
+}
+
+// notification is a chat/delta or chat/reasoning notification.
+type notification struct {
+	method string
+	params delta
+}
+
+// notifications decodes the notifications written in jsonl framing.
+func notifications(t *testing.T, out []byte) []notification {
+	var ns []notification
 	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
-		var m struct{ Params delta }
+		var m struct {
+			Method string
+			Params delta
+		}
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("bad frame %q: %v", line, err)
 		}
-		ds = append(ds, m.Params)
+		ns = append(ns, notification{m.Method, m.Params})
 	}
-	return ds
+	return ns
+}
+
+// TestRelayKeepsKindsApart streams reasoning, then answer, then reasoning
+// again to a slow client: each kind has its own method and seq, none of
+// one kind's text is in the other's, and the order of the runs is kept.
+func TestRelayKeepsKindsApart(t *testing.T) {
+	w := &slowWriter{pause: time.Millisecond}
+	s := newStream(strings.NewReader(""), w, nil, true, 0, slog.New(slog.DiscardHandler))
+	r := newRelay(s, jsonrpc2.ID{Num: 3}, "s", "m")
+	for _, e := range []chat.Event{
+		{Kind: chat.Reasoning, Text: "think "}, {Kind: chat.Reasoning, Text: "hard "},
+		{Kind: chat.Text, Text: "ans"}, {Kind: chat.Text, Text: "wer"},
+		{Kind: chat.Reasoning, Text: "again"}, {Kind: chat.Text, Text: "!"},
+	} {
+		r.add(e)
+	}
+	r.flush()
+	var got []string
+	seq := map[string]int{}
+	for _, n := range notifications(t, w.buf.Bytes()) {
+		if n.params.Seq != seq[n.method] {
+			t.Errorf("%s seq %d, want %d", n.method, n.params.Seq, seq[n.method])
+		}
+		seq[n.method]++
+		if len(got) > 0 && strings.HasPrefix(got[len(got)-1], n.method+" ") {
+			got[len(got)-1] += n.params.Text
+		} else {
+			got = append(got, n.method+" "+n.params.Text)
+		}
+	}
+	want := []string{"chat/reasoning think hard ", "chat/delta answer", "chat/reasoning again", "chat/delta !"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("runs = %q\nwant %q", got, want)
+	}
 }
 
 func TestRelayCoalescesForASlowClient(t *testing.T) {
 	w := &slowWriter{pause: 2 * time.Millisecond}
 	s := newStream(strings.NewReader(""), w, nil, true, 0, slog.New(slog.DiscardHandler))
-	r := newRelay(s, newDeltaEncoder(jsonrpc2.ID{Num: 7}, "s", "m"))
+	r := newRelay(s, jsonrpc2.ID{Num: 7}, "s", "m")
 	var want strings.Builder
 	for i := range 2000 {
 		piece := []string{"héllo ", "wörld ", "✓ ", "\n"}[i%4]
 		want.WriteString(piece)
-		r.add(piece)
+		r.add(chat.Event{Text: piece})
 	}
 	r.flush()
 	ds := frames(t, w.buf.Bytes())
@@ -72,9 +129,9 @@ func TestRelayCoalescesForASlowClient(t *testing.T) {
 func TestRelayCapsNotificationsAtRuneBoundaries(t *testing.T) {
 	var out bytes.Buffer
 	s := newStream(strings.NewReader(""), &out, nil, true, 0, slog.New(slog.DiscardHandler))
-	r := newRelay(s, newDeltaEncoder(jsonrpc2.ID{Num: 1}, "s", "m"))
+	r := newRelay(s, jsonrpc2.ID{Num: 1}, "s", "m")
 	big := strings.Repeat("€", 100_000) // 300 KB, 3 bytes a rune
-	r.add(big)
+	r.add(chat.Event{Text: big})
 	r.flush()
 	ds := frames(t, out.Bytes())
 	var got strings.Builder
@@ -94,12 +151,12 @@ func TestRelayCapsNotificationsAtRuneBoundaries(t *testing.T) {
 func TestRelayPausesTheProviderForAStuckClient(t *testing.T) {
 	pr, pw := io.Pipe()
 	s := newStream(strings.NewReader(""), pw, nil, true, 0, slog.New(slog.DiscardHandler))
-	r := newRelay(s, newDeltaEncoder(jsonrpc2.ID{Num: 1}, "s", "m"))
+	r := newRelay(s, jsonrpc2.ID{Num: 1}, "s", "m")
 	added := make(chan int, 1)
 	go func() {
 		n := 0
 		for range 4 * maxPending / 1024 {
-			r.add(strings.Repeat("x", 1024))
+			r.add(chat.Event{Text: strings.Repeat("x", 1024)})
 			n++
 		}
 		added <- n
@@ -149,7 +206,7 @@ func TestJSONStringWriterAcrossWrites(t *testing.T) {
 }
 
 func BenchmarkDeltaEncode(b *testing.B) {
-	enc := newDeltaEncoder(jsonrpc2.ID{Num: 12}, "d0af5d384344c44a", "68f772103cc47c22")
+	enc := newDeltaEncoder(methodDelta, jsonrpc2.ID{Num: 12}, "d0af5d384344c44a", "68f772103cc47c22")
 	text := []byte(" the")
 	b.ReportAllocs()
 	for b.Loop() {

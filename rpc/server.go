@@ -1,6 +1,7 @@
 // Package rpc is tinychat's JSON-RPC 2.0 server: framing, lifecycle, and one
-// file per method family. Handlers decode params, call the session and
-// providers packages, and return their results; the work lives there.
+// file per method family. Handlers decode params, call the chat, session
+// and providers packages, and return their results; the work lives there.
+// The protocol's wire types are in protocol.go.
 package rpc
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sourcegraph/jsonrpc2"
 
+	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
 )
@@ -27,8 +29,8 @@ type Options struct {
 	Providers      *providers.Registry
 	Workspace      string // the default workspace until initialize names one; "" means the working directory
 	Version        string
-	Defaults       session.Defaults // from the config file; initializationOptions override them
-	Logger         *slog.Logger     // nil: discard
+	Settings       chat.Settings // from the config file; initializationOptions override them
+	Logger         *slog.Logger  // nil: discard
 	// LogHandler, when it is the handler behind Logger, also sends warnings to
 	// the editor as window/logMessage.
 	LogHandler *LogHandler
@@ -38,7 +40,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
-	chat    *session.Chat
+	chat    *chat.Engine
 	stream  *stream
 	methods map[string]method
 
@@ -46,7 +48,7 @@ type Server struct {
 
 	mu          sync.Mutex
 	workspace   string
-	defaults    session.Defaults
+	settings    chat.Settings
 	limits      providers.Limits // retries and timeouts from initializationOptions
 	initialized bool
 	shutdown    bool
@@ -73,9 +75,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
-		chat:      &session.Chat{Store: opts.Store, Providers: opts.Providers},
+		chat:      &chat.Engine{Store: opts.Store, Providers: opts.Providers},
 		workspace: opts.Workspace,
-		defaults:  opts.Defaults,
+		settings:  opts.Settings,
 		inflight:  map[jsonrpc2.ID]context.CancelFunc{},
 		streaming: map[string]jsonrpc2.ID{},
 	}

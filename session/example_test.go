@@ -6,7 +6,6 @@ import (
 	"log"
 	"os"
 
-	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
 )
 
@@ -23,8 +22,8 @@ func Example() {
 		log.Fatal(err)
 	}
 	err = store.Put(ctx, sess.ID,
-		&session.Message{Role: providers.RoleUser, Content: "What is a goroutine?"},
-		&session.Message{Role: providers.RoleAssistant, Content: "A function running concurrently, scheduled by the Go runtime.", Provider: "echo"},
+		&session.Message{Role: session.RoleUser, Content: "What is a goroutine?"},
+		&session.Message{Role: session.RoleAssistant, Content: "A function running concurrently, scheduled by the Go runtime.", Provider: "echo"},
 	)
 	if err != nil {
 		log.Fatal(err)

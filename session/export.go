@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tinychat/tinychat/providers"
 )
 
 // ErrFormat is returned (wrapped) by Export for a format it does not know.
@@ -54,14 +52,16 @@ type exporter interface {
 
 var formats = map[string]format{
 	"text":     {"role, content", newTextExporter},
-	"markdown": {"role, content, provider, model, interrupted, context", newMarkdownExporter},
+	"markdown": {"role, content, provider, model, interrupted, context, stop_reason, reasoning", newMarkdownExporter},
 	"json":     {messageColumns, newJSONExporter},
 }
 
 // Export writes session id to w in format "text", "markdown" or "json".
-// Text is the classic transcript ("You: ...", "LLM: ..."); markdown has the
-// title, the providers and models used, a heading per message and the
-// context items sent along; json holds everything and is what Import reads.
+// Text is the classic transcript ("You: ...", "LLM: ..."), answers only;
+// markdown has the title, the providers and models used, a heading per
+// message, the context items sent along, each reply's reasoning folded in
+// a <details> block before it and how a reply ended when not by its end;
+// json holds everything and is what Import reads.
 // It writes as it reads, in one read transaction; on an error, what was
 // written is incomplete.
 func (s *Store) Export(ctx context.Context, w io.Writer, id, format string) error {
@@ -102,7 +102,7 @@ func (e *textExporter) message(m *Message) {
 		e.b.WriteByte('\n')
 	}
 	e.first = false
-	if m.Role == providers.RoleUser {
+	if m.Role == RoleUser {
 		e.b.WriteString("You: ")
 	} else {
 		e.b.WriteString("LLM: ")
@@ -158,7 +158,7 @@ func (e *markdownExporter) message(m *Message) {
 		e.seen[name] = true
 		e.used = append(e.used, name)
 	}
-	if m.Role == providers.RoleUser {
+	if m.Role == RoleUser {
 		e.block("## You")
 	} else {
 		e.block("## Assistant")
@@ -167,12 +167,26 @@ func (e *markdownExporter) message(m *Message) {
 		f := Fence(c.Text)
 		e.block(contextName(c), "\n", f, c.LanguageID, "\n", strings.TrimSuffix(c.Text, "\n"), "\n", f)
 	}
+	if strings.TrimSpace(m.Reasoning) != "" {
+		// Blank lines around the reasoning let Markdown inside it render.
+		e.block("<details><summary>Reasoning</summary>\n\n", strings.TrimRight(m.Reasoning, "\r\n"), "\n\n</details>")
+	}
 	if strings.TrimSpace(m.Content) != "" {
 		e.block(m.Content)
 	}
-	if m.Interrupted {
+	if note := stopNotes[m.StopReason]; note != "" {
+		e.block(note)
+	} else if m.Interrupted {
 		e.block("*(interrupted)*")
 	}
+}
+
+// stopNotes say how a reply ended, where that is worth saying.
+var stopNotes = map[string]string{
+	"max_tokens":     "*(cut off at the token limit)*",
+	"refusal":        "*(the model refused)*",
+	"content_filter": "*(stopped by the provider's content filter)*",
+	"error":          "*(interrupted by an error)*",
 }
 
 func (e *markdownExporter) end() error {
@@ -378,6 +392,11 @@ func (w *jsonWriter) message(m *Message) {
 			w.contextItem(&m.Context[i])
 		}
 		w.close(']')
+	}
+	for _, f := range [...]struct{ k, v string }{{"stopReason", m.StopReason}, {"reasoning", m.Reasoning}, {"reasoningData", m.ReasoningData}} {
+		if f.v != "" {
+			w.string(f.k, f.v)
+		}
 	}
 	w.close('}')
 }

@@ -16,8 +16,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tinychat/tinychat/providers"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -34,7 +32,7 @@ func fixture() (*Session, []Message) {
 	}
 	msgs := []Message{
 		{
-			ID: "m1", Role: providers.RoleUser, CreatedAt: at(0),
+			ID: "m1", Role: RoleUser, CreatedAt: at(0),
 			Content: "How do I read a file line by line?\nThis is what I have:",
 			Context: []ContextItem{{
 				URI: "file:///home/ana/src/tinychat/main.go", LanguageID: "go",
@@ -43,14 +41,16 @@ func fixture() (*Session, []Message) {
 			}},
 		},
 		{
-			ID: "m2", Role: providers.RoleAssistant, CreatedAt: at(1), Provider: "openai", Model: "gpt-4.1-mini",
-			Usage:   &providers.Usage{InputTokens: 52, OutputTokens: 31},
-			Content: "Use a `bufio.Scanner`:\n\n```go\nsc := bufio.NewScanner(f)\nfor sc.Scan() {\n\tfmt.Println(sc.Text())\n}\n```\n",
+			ID: "m2", Role: RoleAssistant, CreatedAt: at(1), Provider: "openai", Model: "gpt-4.1-mini",
+			Usage:      &Usage{InputTokens: 52, OutputTokens: 31},
+			StopReason: "end", Reasoning: "The user wants lines, not the whole file.\nA bufio.Scanner does that.\n",
+			ReasoningData: `[{"type":"thinking","thinking":"…","signature":"c2ln"}]`,
+			Content:       "Use a `bufio.Scanner`:\n\n```go\nsc := bufio.NewScanner(f)\nfor sc.Scan() {\n\tfmt.Println(sc.Text())\n}\n```\n",
 		},
-		{ID: "m3", Role: providers.RoleUser, CreatedAt: at(2), Content: "And for lines longer than 64 KiB?"},
+		{ID: "m3", Role: RoleUser, CreatedAt: at(2), Content: "And for lines longer than 64 KiB?"},
 		{
-			ID: "m4", Role: providers.RoleAssistant, CreatedAt: at(3), Provider: "anthropic", Model: "claude-sonnet-4-5",
-			Interrupted: true, Content: "Give the scanner a bigger buffer with `sc.Buffer(make([]byte, 1<<20), 1<<20)` and",
+			ID: "m4", Role: RoleAssistant, CreatedAt: at(3), Provider: "anthropic", Model: "claude-sonnet-4-5",
+			Interrupted: true, StopReason: "cancelled", Content: "Give the scanner a bigger buffer with `sc.Buffer(make([]byte, 1<<20), 1<<20)` and",
 		},
 	}
 	return sess, msgs
@@ -392,7 +392,7 @@ func BenchmarkExport10k(b *testing.B) {
 			msgs[i] = user("", fmt.Sprintf("Question %d: how does this part of the program work, and why?", i))
 		} else {
 			msgs[i] = reply("", strings.Repeat(fmt.Sprintf("Answer %d explains it in a few sentences. ", i), 8))
-			msgs[i].Usage = &providers.Usage{InputTokens: i, OutputTokens: 100}
+			msgs[i].Usage = &Usage{InputTokens: i, OutputTokens: 100}
 		}
 	}
 	mustPut(b, s, sess.ID, msgs...)
@@ -493,7 +493,7 @@ func randomMessages(rng *rand.Rand) []Message {
 			m.Provider, m.Model = randomString(rng), randomString(rng)
 		}
 		if rng.IntN(2) == 0 {
-			m.Usage = &providers.Usage{InputTokens: rng.IntN(1 << 20), OutputTokens: rng.IntN(1<<20) - 1<<19}
+			m.Usage = &Usage{InputTokens: rng.IntN(1 << 20), OutputTokens: rng.IntN(1<<20) - 1<<19}
 		}
 		m.Interrupted = rng.IntN(3) == 0
 		switch rng.IntN(3) {
@@ -510,6 +510,9 @@ func randomMessages(rng *rand.Rand) []Message {
 				}
 				m.Context = append(m.Context, c)
 			}
+		}
+		if rng.IntN(2) == 0 {
+			m.StopReason, m.Reasoning, m.ReasoningData = randomString(rng), randomString(rng), randomString(rng)
 		}
 	}
 	return msgs
@@ -534,13 +537,13 @@ func TestExportJSONMatchesEncodingJSON(t *testing.T) {
 // must then be told.
 func TestExportJSONFields(t *testing.T) {
 	for typ, want := range map[reflect.Type]string{
-		reflect.TypeFor[exportFile]():      "version session messages",
-		reflect.TypeFor[Session]():         "id workspace title createdAt updatedAt messageCount current",
-		reflect.TypeFor[Message]():         "id role content createdAt provider,omitempty model,omitempty usage,omitempty interrupted,omitempty context,omitempty",
-		reflect.TypeFor[providers.Usage](): "inputTokens outputTokens",
-		reflect.TypeFor[ContextItem]():     "uri text languageId,omitempty range,omitempty",
-		reflect.TypeFor[Range]():           "start end",
-		reflect.TypeFor[Position]():        "line character",
+		reflect.TypeFor[exportFile]():  "version session messages",
+		reflect.TypeFor[Session]():     "id workspace title createdAt updatedAt messageCount current",
+		reflect.TypeFor[Message]():     "id role content createdAt provider,omitempty model,omitempty usage,omitempty interrupted,omitempty context,omitempty stopReason,omitempty reasoning,omitempty reasoningData,omitempty",
+		reflect.TypeFor[Usage]():       "inputTokens outputTokens",
+		reflect.TypeFor[ContextItem](): "uri text languageId,omitempty range,omitempty",
+		reflect.TypeFor[Range]():       "start end",
+		reflect.TypeFor[Position]():    "line character",
 	} {
 		var tags []string
 		for f := range typ.Fields() {
@@ -562,13 +565,16 @@ func FuzzExportJSON(f *testing.F) {
 		}
 		m := Message{ID: id, Role: provider, Content: content, CreatedAt: created, Provider: provider, Model: text, Interrupted: flags&2 != 0}
 		if flags&4 != 0 {
-			m.Usage = &providers.Usage{InputTokens: tokens, OutputTokens: int(at)}
+			m.Usage = &Usage{InputTokens: tokens, OutputTokens: int(at)}
 		}
 		if flags&8 != 0 {
 			m.Context = []ContextItem{{URI: id, Text: text, LanguageID: content}}
 		}
 		if flags&16 != 0 {
 			m.Context = append(m.Context, ContextItem{Text: content, Range: &Range{End: Position{Line: tokens, Character: int(flags)}}})
+		}
+		if flags&64 != 0 {
+			m.StopReason, m.Reasoning, m.ReasoningData = provider, text, content
 		}
 		sess := &Session{ID: id, Workspace: text, Title: content, CreatedAt: created, UpdatedAt: time.UnixMilli(at), MessageCount: tokens, Current: flags&32 != 0}
 		sameAsEncodingJSON(t, sess, []Message{m, {Content: text}})

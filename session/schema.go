@@ -80,6 +80,14 @@ INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 ALTER TABLE sessions ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
 UPDATE sessions SET message_count = (SELECT count(*) FROM messages m WHERE m.session_id = sessions.id);
 `,
+	// 4: typed turns: how each reply ended, the model's reasoning apart
+	// from its answer, and the provider's opaque data that goes back with
+	// it. Replies stored before have none of them.
+	`
+ALTER TABLE messages ADD COLUMN stop_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN reasoning_data TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // errNotStore is returned by schemaVersion for an SQLite file that some other

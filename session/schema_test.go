@@ -327,13 +327,26 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil || len(msgs) != 2 || msgs[1].Model != "gpt-4.1-mini" || msgs[1].Usage == nil || msgs[1].Usage.OutputTokens != 11 {
 		t.Fatalf("messages after migration: %+v, %v", msgs, err)
 	}
+	// Version 4 added how a reply ended and its reasoning: old replies
+	// have neither, and new ones keep both.
+	if msgs[1].StopReason != "" || msgs[1].Reasoning != "" || msgs[1].ReasoningData != "" {
+		t.Errorf("an old reply gained a stop reason or reasoning: %+v", msgs[1])
+	}
+	reply := &Message{Role: RoleAssistant, Content: "Stop it first.", StopReason: "refusal", Reasoning: "Think first.", ReasoningData: `{"thoughtSignature":"c2ln"}`}
+	if err := s.Put(ctx, "s1", &Message{Role: RoleUser, Content: "And then?"}, reply); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err = s.Messages(ctx, "s1")
+	if got := msgs[len(msgs)-1]; err != nil || got.StopReason != "refusal" || got.Reasoning != "Think first." || got.ReasoningData != reply.ReasoningData {
+		t.Errorf("a new reply after migration reads back as %+v, %v", got, err)
+	}
 	// Version 2 indexed the messages that were already there.
 	hits, err := s.Search(ctx, "channel", "")
 	if err != nil || len(hits) != 1 || hits[0].MessageID != "m2" {
 		t.Errorf("search after migration: %+v, %v", hits, err)
 	}
 	cur, err := s.Current(ctx, "/home/me/proj")
-	if err != nil || cur.ID != "s1" || cur.Title != "Old chat" || cur.MessageCount != 2 {
+	if err != nil || cur.ID != "s1" || cur.Title != "Old chat" || cur.MessageCount != 4 {
 		t.Errorf("current after migration: %+v, %v", cur, err)
 	}
 	if ok, err := s.IntegrityCheck(ctx); !ok || err != nil {

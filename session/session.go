@@ -1,12 +1,17 @@
 // Package session keeps conversations in an SQLite store: workspaces,
-// sessions, messages, their export and import formats, and search.
+// sessions, messages, their export and import formats, and search. It is
+// storage only: running a turn is package chat's.
 package session
 
 import (
 	"errors"
 	"time"
+)
 
-	"github.com/tinychat/tinychat/providers"
+// Roles of a Message.
+const (
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
 )
 
 // Session is one conversation in a workspace. It is what session/list
@@ -23,15 +28,32 @@ type Session struct {
 
 // Message is one stored message of a session.
 type Message struct {
-	ID          string           `json:"id"`
-	Role        string           `json:"role"` // providers.RoleUser or providers.RoleAssistant
-	Content     string           `json:"content"`
-	CreatedAt   time.Time        `json:"createdAt"`
-	Provider    string           `json:"provider,omitempty"`
-	Model       string           `json:"model,omitempty"`
-	Usage       *providers.Usage `json:"usage,omitempty"`
-	Interrupted bool             `json:"interrupted,omitempty"`
-	Context     []ContextItem    `json:"context,omitempty"` // user messages only
+	ID          string        `json:"id"`
+	Role        string        `json:"role"` // RoleUser or RoleAssistant
+	Content     string        `json:"content"`
+	CreatedAt   time.Time     `json:"createdAt"`
+	Provider    string        `json:"provider,omitempty"`
+	Model       string        `json:"model,omitempty"`
+	Usage       *Usage        `json:"usage,omitempty"`
+	Interrupted bool          `json:"interrupted,omitempty"`
+	Context     []ContextItem `json:"context,omitempty"` // user messages only
+
+	// StopReason is how an assistant message ended: "end", "max_tokens",
+	// "refusal", "content_filter", or for an interrupted one "cancelled"
+	// or "error". Messages stored before tinychat kept it have none.
+	StopReason string `json:"stopReason,omitempty"`
+	// Reasoning is the model's thinking before its answer, apart from it.
+	Reasoning string `json:"reasoning,omitempty"`
+	// ReasoningData is opaque data of the provider that wrote the reply
+	// (signed thinking blocks, thought signatures), which it needs back
+	// with the reply in later requests. Never shown.
+	ReasoningData string `json:"reasoningData,omitempty"`
+}
+
+// Usage counts the tokens of one reply.
+type Usage struct {
+	InputTokens  int `json:"inputTokens"`
+	OutputTokens int `json:"outputTokens"`
 }
 
 // ContextItem is quoted material an editor sent along with a user message:

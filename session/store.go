@@ -17,8 +17,6 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/tinychat/tinychat/providers"
 )
 
 // Store is a tinychat database: every workspace's sessions and messages.
@@ -495,7 +493,7 @@ func messages(ctx context.Context, q querier, sess *Session) ([]Message, error) 
 }
 
 // messageColumns are the columns of messages a Message is read from.
-const messageColumns = "id, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context"
+const messageColumns = "id, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context, stop_reason, reasoning, reasoning_data"
 
 // eachMessage calls fn with each message of session id in order, read from
 // columns (some of messageColumns, in any order); the fields of the others
@@ -521,6 +519,7 @@ func eachMessage(ctx context.Context, q querier, id, columns string, fn func(*Me
 	fields := map[string]any{
 		"id": &m.ID, "role": &m.Role, "content": &m.Content, "created_at": &created, "provider": &m.Provider, "model": &m.Model,
 		"input_tokens": &in, "output_tokens": &out, "interrupted": &m.Interrupted, "context": &items,
+		"stop_reason": &m.StopReason, "reasoning": &m.Reasoning, "reasoning_data": &m.ReasoningData,
 	}
 	var dest []any
 	for c := range strings.SplitSeq(columns, ", ") {
@@ -535,7 +534,7 @@ func eachMessage(ctx context.Context, q querier, id, columns string, fn func(*Me
 			m.CreatedAt = fromMillis(created.Int64)
 		}
 		if in.Valid || out.Valid {
-			m.Usage = &providers.Usage{InputTokens: int(in.Int64), OutputTokens: int(out.Int64)}
+			m.Usage = &Usage{InputTokens: int(in.Int64), OutputTokens: int(out.Int64)}
 		}
 		if items != nil {
 			if err := json.Unmarshal(items, &m.Context); err != nil {
@@ -596,7 +595,7 @@ const titleRunes = 60
 func firstUserTitle(ctx context.Context, tx *sql.Tx, id string) (string, error) {
 	var content string
 	err := tx.QueryRowContext(ctx, `SELECT content FROM messages WHERE session_id = ? AND role = ? ORDER BY seq LIMIT 1`,
-		id, providers.RoleUser).Scan(&content)
+		id, RoleUser).Scan(&content)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -613,8 +612,8 @@ func firstUserTitle(ctx context.Context, tx *sql.Tx, id string) (string, error) 
 // Put stores msgs in session sessionID, in one transaction. A message whose
 // ID is new is appended after the session's last message; one already in
 // the session keeps its place and takes the new content, usage,
-// interrupted flag, provider and model, which is how a reply is saved while
-// it streams. Put fills in an empty ID with NewID and a zero CreatedAt with
+// interrupted flag, provider, model, stop reason and reasoning, which is
+// how a reply is saved while it streams. Put fills in an empty ID with NewID and a zero CreatedAt with
 // the current time, in msgs themselves. The session's UpdatedAt becomes now,
 // and a session without a title gets the first user message as its title.
 //
@@ -718,8 +717,8 @@ func checkMessages(msgs []*Message) error {
 }
 
 func checkRole(m *Message) error {
-	if m.Role != providers.RoleUser && m.Role != providers.RoleAssistant {
-		return fmt.Errorf("role %q is neither %q nor %q", m.Role, providers.RoleUser, providers.RoleAssistant)
+	if m.Role != RoleUser && m.Role != RoleAssistant {
+		return fmt.Errorf("role %q is neither %q nor %q", m.Role, RoleUser, RoleAssistant)
 	}
 	return nil
 }
@@ -771,9 +770,11 @@ func put(ctx context.Context, tx *sql.Tx, sessionID string, now time.Time, msgs 
 				}
 			}
 			_, err = tx.ExecContext(ctx, `
-INSERT INTO messages (id, session_id, seq, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				m.ID, sessionID, next, m.Role, m.Content, m.CreatedAt.UnixMilli(), m.Provider, m.Model, in, out, m.Interrupted, items)
+INSERT INTO messages (id, session_id, seq, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context,
+	stop_reason, reasoning, reasoning_data)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				m.ID, sessionID, next, m.Role, m.Content, m.CreatedAt.UnixMilli(), m.Provider, m.Model, in, out, m.Interrupted, items,
+				m.StopReason, m.Reasoning, m.ReasoningData)
 			next++
 			added++
 		case err != nil:
@@ -781,9 +782,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			err = fmt.Errorf("session: message %s belongs to session %s, not %s", m.ID, owner, sessionID)
 		default:
 			_, err = tx.ExecContext(ctx, `
-UPDATE messages SET content = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?, interrupted = ?
+UPDATE messages SET content = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?, interrupted = ?,
+	stop_reason = ?, reasoning = ?, reasoning_data = ?
 WHERE id = ?`,
-				m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.ID)
+				m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.StopReason, m.Reasoning, m.ReasoningData, m.ID)
 		}
 		if err != nil {
 			return err

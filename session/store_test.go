@@ -13,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/tinychat/tinychat/providers"
 )
 
 // newStore opens a store in a fresh file that is closed when the test ends.
@@ -45,11 +43,11 @@ func mustPut(t testing.TB, s *Store, id string, msgs ...*Message) {
 }
 
 func user(id, content string) *Message {
-	return &Message{ID: id, Role: providers.RoleUser, Content: content}
+	return &Message{ID: id, Role: RoleUser, Content: content}
 }
 
 func reply(id, content string) *Message {
-	return &Message{ID: id, Role: providers.RoleAssistant, Content: content, Provider: "echo", Model: "echo"}
+	return &Message{ID: id, Role: RoleAssistant, Content: content, Provider: "echo", Model: "echo"}
 }
 
 func sessionIDs(list []Session) []string {
@@ -340,10 +338,10 @@ func TestPut(t *testing.T) {
 	}
 
 	// The reply grows while a new turn is appended: it keeps its place.
-	a1 = &Message{ID: "a1", Role: providers.RoleAssistant, Content: "partial and whole", Provider: "openai", Model: "gpt-4.1-mini",
-		Usage: &providers.Usage{InputTokens: 3, OutputTokens: 4}}
+	a1 = &Message{ID: "a1", Role: RoleAssistant, Content: "partial and whole", Provider: "openai", Model: "gpt-4.1-mini",
+		Usage: &Usage{InputTokens: 3, OutputTokens: 4}}
 	mustPut(t, s, sess.ID, a1, user("u2", "again"))
-	mustPut(t, s, sess.ID, &Message{Role: providers.RoleAssistant, Content: "no id"})
+	mustPut(t, s, sess.ID, &Message{Role: RoleAssistant, Content: "no id"})
 
 	msgs, err := s.Messages(ctx, sess.ID)
 	if err != nil {
@@ -354,7 +352,7 @@ func TestPut(t *testing.T) {
 	}
 	got := msgs[1]
 	if got.Content != "partial and whole" || got.Interrupted || got.Provider != "openai" || got.Model != "gpt-4.1-mini" ||
-		*got.Usage != (providers.Usage{InputTokens: 3, OutputTokens: 4}) || !got.CreatedAt.Equal(created) {
+		*got.Usage != (Usage{InputTokens: 3, OutputTokens: 4}) || !got.CreatedAt.Equal(created) {
 		t.Errorf("updated reply = %+v", got)
 	}
 	if msgs[0].Usage != nil {

@@ -1,8 +1,9 @@
-package session
+package chat
 
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,10 +11,11 @@ import (
 
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/providers/providertest"
+	"github.com/tinychat/tinychat/session"
 )
 
-func TestPickModel(t *testing.T) {
-	used := []Message{
+func TestPick(t *testing.T) {
+	used := []session.Message{
 		{Role: "user", Content: "q"},
 		{Role: "assistant", Provider: "openai", Model: "gpt-a"},
 		{Role: "user", Content: "q2"},
@@ -21,40 +23,24 @@ func TestPickModel(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name            string
-		p               SendParams
-		history         []Message
+		r               Request
+		history         []session.Message
 		provider, model string
 	}{
-		{"fresh session: registry default", SendParams{}, nil, "echo", ""},
-		{"fresh session: defaults", SendParams{Defaults: Defaults{Provider: "mistral", Model: "m-large"}}, nil, "mistral", "m-large"},
-		{"resumed session keeps its last provider and model over defaults", SendParams{Defaults: Defaults{Provider: "mistral", Model: "m-large"}}, used, "anthropic", "claude-b"},
-		{"request names a provider: its default model", SendParams{Provider: "openai"}, used, "openai", ""},
-		{"request names the session's provider: its model stays", SendParams{Provider: "anthropic"}, used, "anthropic", "claude-b"},
-		{"request names a model only", SendParams{Model: "claude-c"}, used, "anthropic", "claude-c"},
-		{"request names the defaults' provider", SendParams{Provider: "mistral", Defaults: Defaults{Provider: "mistral", Model: "m-small"}}, used, "mistral", "m-small"},
+		{"fresh session: registry default", Request{}, nil, "echo", ""},
+		{"fresh session: defaults", Request{Settings: Settings{Provider: "mistral", Model: "m-large"}}, nil, "mistral", "m-large"},
+		{"resumed session keeps its last provider and model over defaults", Request{Settings: Settings{Provider: "mistral", Model: "m-large"}}, used, "anthropic", "claude-b"},
+		{"request names a provider: its default model", Request{Provider: "openai"}, used, "openai", ""},
+		{"request names the session's provider: its model stays", Request{Provider: "anthropic"}, used, "anthropic", "claude-b"},
+		{"request names a model only", Request{Model: "claude-c"}, used, "anthropic", "claude-c"},
+		{"request names the defaults' provider", Request{Provider: "mistral", Settings: Settings{Provider: "mistral", Model: "m-small"}}, used, "mistral", "m-small"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			provider, model := pickModel(tc.p, tc.history, "echo")
+			provider, model := pick(tc.r, tc.history, "echo")
 			if provider != tc.provider || model != tc.model {
 				t.Errorf("got %s/%s, want %s/%s", provider, model, tc.provider, tc.model)
 			}
 		})
-	}
-}
-
-func TestPrompt(t *testing.T) {
-	m := Message{Content: "why?", Context: []ContextItem{
-		{URI: "file:///w/a.go", LanguageID: "go", Text: "x := \"```\"\n", Range: &Range{Start: Position{Line: 1}, End: Position{Line: 3}}},
-		{URI: "file:///w/b.txt", Text: "no newline"},
-	}}
-	want := "File: file:///w/a.go (lines 2-3)\n````go\nx := \"```\"\n````\n\n" +
-		"File: file:///w/b.txt\n```\nno newline\n```\n\n" +
-		"why?"
-	if got := Prompt(m); got != want {
-		t.Errorf("Prompt =\n%s\nwant\n%s", got, want)
-	}
-	if got := Prompt(Message{Content: "plain"}); got != "plain" {
-		t.Errorf("Prompt without context = %q", got)
 	}
 }
 
@@ -67,7 +53,7 @@ func TestCheckpointsNeverOutliveTheLastSave(t *testing.T) {
 	t.Cleanup(srv.Close)
 	srv.Pace = time.Millisecond
 	env := map[string]string{"OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": srv.BaseURL()}
-	c := &Chat{
+	c := &Engine{
 		Store:      newStore(t),
 		Providers:  providers.NewRegistry(providers.Options{Getenv: func(k string) string { return env[k] }}),
 		Checkpoint: time.Millisecond,
@@ -80,13 +66,13 @@ func TestCheckpointsNeverOutliveTheLastSave(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			for range 5 {
-				turn, err := c.Begin(ctx, SendParams{Workspace: fmt.Sprintf("/w/%d", i), Message: "slow 20", Provider: "openai"})
+				turn, err := c.Begin(ctx, Request{Workspace: fmt.Sprintf("/w/%d", i), Message: "slow 20", Provider: "openai"})
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				var streamed strings.Builder
-				if _, _, err := turn.Run(ctx, func(s string) { streamed.WriteString(s) }); err != nil {
+				if _, err := turn.Run(ctx, func(e Event) { streamed.WriteString(e.Text) }); err != nil {
 					t.Error(err)
 					return
 				}
@@ -103,4 +89,15 @@ func TestCheckpointsNeverOutliveTheLastSave(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// newStore opens a store in a temporary file, closed when the test ends.
+func newStore(t *testing.T) *session.Store {
+	t.Helper()
+	s, err := session.Open(filepath.Join(t.TempDir(), "tinychat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -1,0 +1,353 @@
+// Package chat runs turns: it chooses a turn's provider and model, builds
+// the provider's request from the session's history, streams the reply as
+// typed events (answer text and reasoning) to whichever face asked (the
+// JSON-RPC daemon, the command line), and keeps the store up to date while
+// the reply streams and when it ends.
+package chat
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tinychat/tinychat/providers"
+	"github.com/tinychat/tinychat/session"
+)
+
+// Stop reasons of a turn, as on the wire: those a provider reports, and
+// those of a turn that did not end well, which come with an error.
+const (
+	StopEnd           = providers.StopEnd
+	StopMaxTokens     = providers.StopMaxTokens
+	StopRefusal       = providers.StopRefusal
+	StopContentFilter = providers.StopContentFilter
+	StopCancelled     = "cancelled"
+	StopError         = "error"
+)
+
+// EventKind says what an Event carries.
+type EventKind uint8
+
+// The kinds of Event.
+const (
+	// Text is answer text, a refusal's included: joined, the events of
+	// this kind are the reply.
+	Text EventKind = iota
+	// Reasoning is the model's thinking, apart from the answer.
+	Reasoning
+)
+
+// Event is one piece of a turn's reply, as it streams.
+type Event struct {
+	Kind EventKind
+	Text string
+}
+
+// Request describes one user turn.
+type Request struct {
+	Workspace string // normalised; used when SessionID is empty
+	SessionID string // empty: the workspace's current session, or a new one
+	Message   string
+	Context   []session.ContextItem
+
+	// Provider and Model override the session's last provider and model.
+	Provider string
+	Model    string
+	// Temperature, MaxTokens and System override Settings.
+	Temperature *float64
+	MaxTokens   int
+	System      string
+
+	Settings Settings
+}
+
+// Result is a turn that ended well.
+type Result struct {
+	SessionID string
+	MessageID string
+	Provider  string
+	Model     string
+	Text      string
+	Reasoning string
+	// StopReason is StopEnd, StopMaxTokens, StopRefusal or
+	// StopContentFilter.
+	StopReason string
+	Usage      providers.Usage
+}
+
+// BusyError reports a session that is already streaming a reply.
+type BusyError struct{ SessionID string }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("session %s is already streaming a reply", e.SessionID)
+}
+
+// TurnError is a turn that failed or was cancelled. Partial and Reasoning
+// are what had arrived of the reply (and was saved as interrupted); when
+// both are empty the user message was not added to the history.
+type TurnError struct {
+	SessionID   string
+	MessageID   string
+	UserMessage string
+	Partial     string
+	Reasoning   string
+	Err         error
+}
+
+func (e *TurnError) Error() string { return e.Err.Error() }
+func (e *TurnError) Unwrap() error { return e.Err }
+
+// Engine runs turns over a store and the providers of a registry.
+type Engine struct {
+	Store     *session.Store
+	Providers *providers.Registry
+	// Checkpoint is how often a reply in progress is saved; 0 means a second.
+	Checkpoint time.Duration
+
+	mu   sync.Mutex
+	busy map[string]bool
+
+	ck checkpointer
+	// beforeCheckpoint, when a test sets it, runs between a tick's copy of
+	// the replies and their write, to widen the window in which a turn may
+	// end.
+	beforeCheckpoint func()
+}
+
+// Turn is a resolved turn, ready to run: the session, message id, provider
+// and model are known, and the session is held until Run returns.
+type Turn struct {
+	SessionID string
+	MessageID string // of the reply
+	Provider  string
+	Model     string
+
+	engine   *Engine
+	prov     providers.Provider
+	req      providers.Request
+	user     session.Message
+	progress progress
+	created  bool // the session was made for this turn
+	released bool
+}
+
+// Begin resolves the session, provider and model of a turn and reserves the
+// session. Its errors come before anything streams: session.ErrNotFound,
+// *BusyError, *providers.NotConfiguredError, providers.ErrUnknownProvider.
+// Every Turn that Begin returns must be Run or Released.
+func (e *Engine) Begin(ctx context.Context, r Request) (*Turn, error) {
+	// The lookups run on a goroutine that ends with them. SQLite's calls
+	// grow a goroutine's stack deep, and the caller's goes on to stream
+	// for minutes with a stack it no longer needs: 500 streams at once
+	// kept 3 MB more of stacks when Begin ran on their own goroutines.
+	var (
+		t    *Turn
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		t, err = e.begin(ctx, r)
+	}()
+	<-done
+	return t, err
+}
+
+func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
+	// The lookups are short and must not fail for a cancel that came early:
+	// that cancel is Run's to answer, with the turn's ids.
+	ctx = context.WithoutCancel(ctx)
+	t := &Turn{engine: e}
+	var sess *session.Session
+	var err error
+	if r.SessionID != "" {
+		sess, err = e.Store.Session(ctx, r.SessionID)
+	} else {
+		sess, err = e.Store.Current(ctx, r.Workspace)
+		if errors.Is(err, session.ErrNotFound) {
+			sess, err = e.Store.New(ctx, r.Workspace, "")
+			t.created = true
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.SessionID = sess.ID
+
+	history, err := e.Store.Messages(ctx, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.Provider, t.Model = pick(r, history, e.Providers.Default())
+	if t.prov, err = e.Providers.Get(t.Provider); err != nil {
+		t.discard()
+		return nil, err
+	}
+	if t.Model == "" {
+		t.Model = t.prov.DefaultModel()
+	}
+	if !e.reserve(sess.ID) {
+		t.discard()
+		return nil, &BusyError{SessionID: sess.ID}
+	}
+
+	t.MessageID = session.NewID()
+	// CreatedAt as the store keeps it, so that saving the message, as the
+	// checkpoints do from their own goroutine, never changes it.
+	t.user = session.Message{ID: session.NewID(), Role: session.RoleUser, Content: r.Message, Context: r.Context,
+		CreatedAt: time.UnixMilli(time.Now().UnixMilli()).UTC()}
+	t.req = providers.Request{
+		Model:       t.Model,
+		System:      cmp.Or(r.System, r.Settings.System),
+		Temperature: r.Temperature,
+		MaxTokens:   r.MaxTokens,
+		Messages:    make([]providers.Message, 0, len(history)+1),
+	}
+	if t.req.Temperature == nil {
+		t.req.Temperature = r.Settings.Temperature
+	}
+	if t.req.MaxTokens == 0 {
+		t.req.MaxTokens = r.Settings.MaxTokens
+	}
+	for _, m := range append(history, t.user) {
+		pm := providers.Message{Role: m.Role, Content: session.Prompt(m)}
+		// A reply's opaque data is its provider's and model's: signatures
+		// that another would reject, or misread.
+		if m.ReasoningData != "" && m.Provider == t.Provider && m.Model == t.Model {
+			pm.Opaque = []byte(m.ReasoningData)
+		}
+		t.req.Messages = append(t.req.Messages, pm)
+	}
+	return t, nil
+}
+
+// Run streams the reply, calling onEvent with each piece of answer text and
+// reasoning in order. The reply in progress is saved at every checkpoint;
+// when the stream ends the user message and the reply are saved for good.
+// On failure or cancel Run returns a *TurnError wrapping the cause
+// (context.Canceled for a cancel, *providers.Error for a provider failure).
+func (t *Turn) Run(ctx context.Context, onEvent func(Event)) (*Result, error) {
+	defer t.Release()
+
+	t.progress.reply = session.Message{ID: t.MessageID, Role: session.RoleAssistant, Provider: t.Provider, Model: t.Model, Interrupted: true}
+	t.engine.track(t)
+	res, err := t.prov.Stream(ctx, &t.req, func(pe providers.Event) {
+		var e Event
+		switch pe.Kind {
+		case providers.EventText, providers.EventRefusal:
+			// A refusal is the reply: what the model says instead.
+			e = Event{Kind: Text, Text: pe.Text}
+		case providers.EventReasoning:
+			e = Event{Kind: Reasoning, Text: pe.Text}
+		default:
+			// Tool-call fragments are whole in the result.
+			return
+		}
+		t.progress.add(e)
+		onEvent(e)
+	})
+	t.engine.untrack(t)
+	if err == nil && res.StopReason == providers.StopToolCalls {
+		err = unofferedTools(t.Provider, res.ToolCalls)
+	}
+
+	// Saving uses a context that survives cancel: a cancelled or
+	// shutting-down turn must still reach the store.
+	store := context.WithoutCancel(ctx)
+	reply := &t.progress.reply
+	reply.Content, reply.Reasoning = t.progress.text.String(), t.progress.reasoning.String()
+	if err != nil {
+		reply.StopReason = StopError
+		if ctx.Err() != nil {
+			reply.StopReason = StopCancelled
+			err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+		}
+		terr := &TurnError{SessionID: t.SessionID, MessageID: t.MessageID, UserMessage: t.user.Content,
+			Partial: reply.Content, Reasoning: reply.Reasoning, Err: err}
+		if reply.Content == "" && reply.Reasoning == "" {
+			return nil, terr
+		}
+		if serr := t.save(store, reply); serr != nil {
+			terr.Err = errors.Join(err, serr)
+		}
+		return nil, terr
+	}
+	reply.Interrupted = false
+	reply.StopReason = res.StopReason
+	reply.Usage = (*session.Usage)(&res.Usage)
+	reply.Model = cmp.Or(res.Model, reply.Model)
+	reply.ReasoningData = string(res.Opaque)
+	out := &Result{SessionID: t.SessionID, MessageID: t.MessageID, Provider: t.Provider, Model: t.Model,
+		Text: reply.Content, Reasoning: reply.Reasoning, StopReason: res.StopReason, Usage: res.Usage}
+	if err := t.save(store, reply); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// unofferedTools is the error for a reply that stopped to have tools run
+// when none was offered: a model may still try (some servers add tools of
+// their own), and the reply must not pass for an empty answer.
+func unofferedTools(provider string, calls []providers.ToolCall) error {
+	names := make([]string, len(calls))
+	for i, c := range calls {
+		names[i] = c.Name
+	}
+	return &providers.Error{Provider: provider, Type: "unexpected_tool_call",
+		Message: fmt.Sprintf("the model asked to call %s, but no tools were offered", strings.Join(names, ", "))}
+}
+
+// save stores the user message and reply for good and makes the session
+// current, in one transaction.
+func (t *Turn) save(ctx context.Context, reply *session.Message) error {
+	saves := []session.Save{{SessionID: t.SessionID, Messages: []*session.Message{&t.user, reply}}}
+	err := t.engine.Store.SaveAll(ctx, saves)
+	if err == nil {
+		err = saves[0].Err
+	}
+	if err == nil {
+		t.progress.stored = true
+	}
+	return err
+}
+
+// discard removes a session that was made for this turn and never got a
+// message: a turn that failed before any text leaves no trace.
+func (t *Turn) discard() {
+	if t.created {
+		_ = t.engine.Store.Delete(context.Background(), t.SessionID)
+		t.created = false
+	}
+}
+
+// Release frees the session for the next turn without running this one.
+// A session made for the turn that never got a message is removed.
+func (t *Turn) Release() {
+	if t.released {
+		return
+	}
+	t.released = true
+	if !t.progress.stored {
+		t.discard()
+	}
+	t.engine.mu.Lock()
+	delete(t.engine.busy, t.SessionID)
+	t.engine.mu.Unlock()
+}
+
+func (e *Engine) reserve(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.busy[id] {
+		return false
+	}
+	if e.busy == nil {
+		e.busy = map[string]bool{}
+	}
+	e.busy[id] = true
+	return true
+}

@@ -1,0 +1,143 @@
+package chat
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tinychat/tinychat/session"
+)
+
+// checkpointer saves the replies in progress of every running turn, each
+// Checkpoint, in one transaction on one goroutine: 500 streaming turns cost
+// one write a second, not 500, and SQLite's deep stack grows on one
+// goroutine, not on one per turn.
+type checkpointer struct {
+	mu      sync.Mutex
+	live    map[*Turn]bool
+	running bool          // the goroutine is ticking
+	writing chan struct{} // the tick being written, closed when it is; nil between ticks
+}
+
+// track adds a streaming turn to the checkpoints.
+func (e *Engine) track(t *Turn) {
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
+	if e.ck.live == nil {
+		e.ck.live = map[*Turn]bool{}
+	}
+	e.ck.live[t] = true
+	if !e.ck.running {
+		e.ck.running = true
+		every := e.Checkpoint
+		if every <= 0 {
+			every = time.Second
+		}
+		go e.checkpoints(every)
+	}
+}
+
+// untrack takes t out of the checkpoints. When it returns no checkpoint
+// of t is being written, so that none can land after t's last save.
+func (e *Engine) untrack(t *Turn) {
+	e.ck.mu.Lock()
+	delete(e.ck.live, t)
+	writing := e.ck.writing
+	e.ck.mu.Unlock()
+	if writing != nil {
+		<-writing
+	}
+}
+
+func (e *Engine) checkpoints(every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for range tick.C {
+		e.ck.mu.Lock()
+		if len(e.ck.live) == 0 {
+			e.ck.running = false
+			e.ck.mu.Unlock()
+			return
+		}
+		var (
+			saves []session.Save
+			turns []*Turn
+			sizes []int
+		)
+		for t := range e.ck.live {
+			if reply, size, ok := t.progress.unsaved(); ok {
+				saves = append(saves, session.Save{SessionID: t.SessionID, Messages: []*session.Message{&t.user, reply}})
+				turns, sizes = append(turns, t), append(sizes, size)
+			}
+		}
+		if len(saves) == 0 {
+			e.ck.mu.Unlock()
+			continue
+		}
+		// Set before ck.mu is let go: an untrack that follows waits for
+		// these saves.
+		done := make(chan struct{})
+		e.ck.writing = done
+		e.ck.mu.Unlock()
+		if e.beforeCheckpoint != nil {
+			e.beforeCheckpoint()
+		}
+		// A failed checkpoint is retried at the next tick and at the end;
+		// the streams go on regardless.
+		if e.Store.SaveAll(context.Background(), saves) == nil {
+			for i, sv := range saves {
+				if sv.Err == nil {
+					turns[i].progress.checkpointed(sizes[i])
+				}
+			}
+		}
+		e.ck.mu.Lock()
+		e.ck.writing = nil
+		e.ck.mu.Unlock()
+		close(done)
+	}
+}
+
+// progress is the reply of a turn as it streams.
+type progress struct {
+	mu        sync.Mutex
+	reply     session.Message // Interrupted until the stream ends well
+	text      strings.Builder
+	reasoning strings.Builder
+	saved     int  // size at the last checkpoint
+	stored    bool // a message of the turn reached the store
+}
+
+func (p *progress) add(e Event) {
+	p.mu.Lock()
+	if e.Kind == Reasoning {
+		p.reasoning.WriteString(e.Text)
+	} else {
+		p.text.WriteString(e.Text)
+	}
+	p.mu.Unlock()
+}
+
+// size is how much of the reply has come: it only grows.
+func (p *progress) size() int { return p.text.Len() + p.reasoning.Len() }
+
+// unsaved returns a copy of the reply, and its size, when more came since
+// the last checkpoint.
+func (p *progress) unsaved() (*session.Message, int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.size() == p.saved {
+		return nil, 0, false
+	}
+	r := p.reply
+	r.Content, r.Reasoning = p.text.String(), p.reasoning.String()
+	return &r, p.size(), true
+}
+
+// checkpointed records a checkpoint of the reply at size.
+func (p *progress) checkpointed(size int) {
+	p.mu.Lock()
+	p.saved, p.stored = max(p.saved, size), true
+	p.mu.Unlock()
+}
