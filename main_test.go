@@ -189,6 +189,30 @@ func TestProvidersEndToEnd(t *testing.T) {
 	}
 }
 
+// TestAskReasoning runs ask on a reply that thinks first: stdout gets the
+// answer alone, stderr the reasoning (plain, stderr being no terminal here)
+// unless --no-reasoning, and a refusal or a filtered reply is named there.
+func TestAskReasoning(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	srv.Pace = time.Millisecond
+	env := map[string]string{"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": srv.BaseURL()}
+	out, errOut, code := runCmd(command(t, env, "ask", "--provider", "openai", "think 3"), "")
+	if code != 0 || out != "w0 w1 w2 \n" || errOut != "t0 t1 t2 \n" {
+		t.Errorf("ask: exit %d, stdout %q, stderr %q; want the answer on stdout, the reasoning on stderr", code, out, errOut)
+	}
+	out, errOut, code = runCmd(command(t, env, "ask", "--provider", "openai", "--no-reasoning", "think 3"), "")
+	if code != 0 || out != "w0 w1 w2 \n" || errOut != "" {
+		t.Errorf("ask --no-reasoning: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for msg, note := range map[string]string{"refuse": "the model refused to answer", "filter": "stopped by the provider's content filter"} {
+		out, errOut, code = runCmd(command(t, env, "ask", "--provider", "openai", msg), "")
+		if code != 0 || out == "" || !strings.Contains(errOut, note) {
+			t.Errorf("ask %s: exit %d, stdout %q, stderr %q; want the reply and %q", msg, code, out, errOut, note)
+		}
+	}
+}
+
 // TestDaemonOverPipes speaks both framings to the real binary.
 func TestDaemonOverPipes(t *testing.T) {
 	srv := providertest.NewServer()

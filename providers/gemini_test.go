@@ -94,7 +94,7 @@ func TestGeminiRequest(t *testing.T) {
 		Messages: []Message{
 			{Role: RoleAssistant, Content: "Welcome!"},
 			{Role: RoleUser, Content: "Hi"},
-			{Role: RoleAssistant, Content: "Hello."},
+			{Role: RoleAssistant, Content: "Hello.", Opaque: []byte(`{"thoughtSignature":"c2ln"}`)},
 			{Role: RoleUser, Content: "Who are you?"},
 			{Role: RoleAssistant, Content: ""},
 			{Role: RoleUser, Content: "Hello?"},
@@ -114,7 +114,7 @@ func TestGeminiRequest(t *testing.T) {
 			body: `{
 				"contents": [
 					{"role": "user", "parts": [{"text": "Hi"}]},
-					{"role": "model", "parts": [{"text": "Hello."}]},
+					{"role": "model", "parts": [{"text": "Hello.", "thoughtSignature": "c2ln"}]},
 					{"role": "user", "parts": [{"text": "Who are you?\n\nHello?"}]}],
 				"systemInstruction": {"parts": [{"text": "Be brief."}]},
 				"generationConfig": {"temperature": 0.5, "maxOutputTokens": 100}}`,

@@ -151,7 +151,8 @@ func TestStreamReplay(t *testing.T) {
 
 // TestStreamRequest checks the request each provider sends: method, path,
 // headers and the body, with the history translated to the provider's
-// rules.
+// rules: Anthropic gets a reply's signed thinking back, OpenAI no
+// reasoning (DeepSeek would reject it).
 func TestStreamRequest(t *testing.T) {
 	temp := 0.5
 	req := &Request{
@@ -159,7 +160,7 @@ func TestStreamRequest(t *testing.T) {
 		Messages: []Message{
 			{Role: RoleAssistant, Content: "Welcome!"},
 			{Role: RoleUser, Content: "Hi"},
-			{Role: RoleAssistant, Content: "Hello."},
+			{Role: RoleAssistant, Content: "Hello.", Opaque: []byte(`[{"type":"thinking","thinking":"A greeting.","signature":"c2ln"},{"type":"redacted_thinking","data":"ZW5j"}]`)},
 			{Role: RoleUser, Content: "Who are you?"},
 			{Role: RoleAssistant, Content: ""},
 			{Role: RoleUser, Content: "Hello?"},
@@ -203,7 +204,10 @@ func TestStreamRequest(t *testing.T) {
 			body: `{"model": "claude-sonnet-4-5", "max_tokens": 4096, "system": "Be brief.", "temperature": 0.5, "stream": true,
 				"messages": [
 					{"role": "user", "content": "Hi"},
-					{"role": "assistant", "content": "Hello."},
+					{"role": "assistant", "content": [
+						{"type": "thinking", "thinking": "A greeting.", "signature": "c2ln"},
+						{"type": "redacted_thinking", "data": "ZW5j"},
+						{"type": "text", "text": "Hello."}]},
 					{"role": "user", "content": "Who are you?\n\nHello?"}]}`,
 		},
 	}

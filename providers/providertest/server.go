@@ -48,13 +48,43 @@ type Server struct {
 
 // Request is what the server received for one chat request.
 type Request struct {
-	Model    string `json:"model"`
-	System   string `json:"system"`
-	Messages []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	} `json:"messages"`
-	Auth string `json:"-"` // Authorization or x-api-key
+	Model    string    `json:"model"`
+	System   string    `json:"system"`
+	Messages []Message `json:"messages"`
+	Auth     string    `json:"-"` // Authorization or x-api-key
+}
+
+// Message is a message of a request. Its content is a string, or
+// (Anthropic) an array of blocks, whose text blocks make Content.
+type Message struct {
+	Role    string
+	Content string
+	// Blocks are the content's blocks, as sent, when it has any: a reply's
+	// thinking goes back to Anthropic that way.
+	Blocks []map[string]any
+}
+
+func (m *Message) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	m.Role = raw.Role
+	if json.Unmarshal(raw.Content, &m.Content) == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw.Content, &m.Blocks); err != nil {
+		return err
+	}
+	for _, b := range m.Blocks {
+		if t, ok := b["text"].(string); ok && b["type"] == "text" {
+			m.Content += t
+		}
+	}
+	return nil
 }
 
 // NewServer starts a Server; Close it when done.
