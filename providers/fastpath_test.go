@@ -193,7 +193,9 @@ func TestFastPathSameAsJSON(t *testing.T) {
 // inside a delta, exactly as encoding/json does.
 func FuzzFastPath(f *testing.F) {
 	seedEvents(f, "openai_stream.sse", "openai_error_chunk.sse", "openai_length.sse", "mistral_stream.sse", "mistral_error.sse",
-		"anthropic_stream.sse", "anthropic_thinking.sse", "anthropic_overloaded_mid.sse", "anthropic_max_tokens.sse")
+		"anthropic_stream.sse", "anthropic_thinking.sse", "anthropic_overloaded_mid.sse", "anthropic_max_tokens.sse",
+		"recorded/openai_n3_choices.sse", "recorded/deepseek_reasoning_content.sse", "recorded/groq_reasoning.sse",
+		"recorded/anthropic_thinking_signature.sse", "recorded/anthropic_redacted_thinking.sse")
 	for _, ev := range fastSeeds {
 		f.Add(ev[0], ev[1])
 	}

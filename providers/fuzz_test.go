@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +65,9 @@ func fuzzDecoder(w wire) func(t *testing.T, typ, data string) {
 }
 
 func FuzzDecodeOpenAI(f *testing.F) {
-	seedEvents(f, "openai_stream.sse", "openai_error_chunk.sse", "mistral_stream.sse", "mistral_error.sse")
+	seedEvents(f, "openai_stream.sse", "openai_error_chunk.sse", "mistral_stream.sse", "mistral_error.sse",
+		"recorded/openai_n3_choices.sse", "recorded/openai_parallel_tool_calls.sse", "recorded/openai_refusal.sse",
+		"recorded/mistral_magistral_thinking.sse", "recorded/openrouter_reasoning_comments.sse", "recorded/azure_prompt_filter_results.sse")
 	for _, data := range []string{"[DONE]", `{"choices":null,"usage":null}`, `{"choices":[{"delta":null}]}`, `{"choices":[{}, {"delta":{"content":"x"}}]}`, `{"error":"busy"}`, `{"error":{"message":5}}`, `[]`, `"x"`} {
 		f.Add("", data)
 	}
@@ -72,7 +75,8 @@ func FuzzDecodeOpenAI(f *testing.F) {
 }
 
 func FuzzDecodeAnthropic(f *testing.F) {
-	seedEvents(f, "anthropic_stream.sse", "anthropic_thinking.sse", "anthropic_overloaded_mid.sse")
+	seedEvents(f, "anthropic_stream.sse", "anthropic_thinking.sse", "anthropic_overloaded_mid.sse",
+		"recorded/anthropic_redacted_thinking.sse", "recorded/anthropic_tool_use_input_json_delta.sse", "recorded/anthropic_refusal_after_thinking.sse")
 	for _, ev := range [][2]string{
 		{"", `{"type":"content_block_delta","delta":{"type":"text_delta","text":"x"}}`},
 		{"error", `{"type":"error","error":"x"}`},
@@ -89,7 +93,8 @@ func FuzzDecodeAnthropic(f *testing.F) {
 // formats: whatever the body, Stream returns either a complete reply or an
 // error, and never panics.
 func FuzzStream(f *testing.F) {
-	for _, name := range []string{"openai_stream.sse", "mistral_error.sse", "anthropic_stream.sse", "anthropic_overloaded_mid.sse", "openai_cut_event.sse"} {
+	for _, name := range []string{"openai_stream.sse", "mistral_error.sse", "anthropic_stream.sse", "anthropic_overloaded_mid.sse", "openai_cut_event.sse",
+		"recorded/openai_refusal.sse", "recorded/anthropic_thinking_signature.sse", "recorded/openai_parallel_tool_calls.sse"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -99,7 +104,7 @@ func FuzzStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, name := range []string{"openai", "anthropic"} {
 			res, err := offline(t, name, body).Stream(t.Context(), hello, func(Event) {})
-			if err == nil && res.StopReason != StopEnd && res.StopReason != StopMaxTokens {
+			if err == nil && !slices.Contains([]string{StopEnd, StopMaxTokens, StopRefusal, StopContentFilter, StopToolCalls}, res.StopReason) {
 				t.Errorf("%s: stop reason %q", name, res.StopReason)
 			}
 		}

@@ -191,7 +191,8 @@ func TestGeminiModels(t *testing.T) {
 }
 
 func FuzzDecodeGemini(f *testing.F) {
-	seedEvents(f, "gemini_stream.sse", "gemini_thinking.sse", "gemini_safety.sse", "gemini_prompt_blocked.sse")
+	seedEvents(f, "gemini_stream.sse", "gemini_thinking.sse", "gemini_safety.sse", "gemini_prompt_blocked.sse",
+		"recorded/gemini_function_call_thought_signature.sse", "recorded/gemini_thought_parts.sse")
 	for _, data := range []string{`{"candidates":null,"usageMetadata":null}`, `{"candidates":[{"content":null}]}`, `{"candidates":[{}]}`, `{"promptFeedback":{}}`, `{"error":null}`, `{"error":"x"}`, `[]`, `"x"`} {
 		f.Add("", data)
 	}

@@ -31,6 +31,8 @@ import (
 //     Anthropic stop_reason "refusal");
 //   - "filter": one delta, then finish_reason "content_filter" (Anthropic:
 //     stop_reason "refusal", which it has instead);
+//   - "tool": a call of a tool "read_file", in fragments, and
+//     finish_reason "tool_calls" (OpenAI wire only);
 //   - anything else: the message echoed back word by word.
 //
 // Streams end as each provider ends them: OpenAI with a finish_reason
@@ -174,6 +176,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 	case last == "filter":
 		pace = 0
 		deltas = []string{"Partial "}
+	case last == "tool":
+		pace = 0
 	case last == "stall":
 		deltas = []string{"stalling "}
 	default:
@@ -257,6 +261,16 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 		return
 	}
 	send("", chunk(map[string]any{"role": "assistant", "content": ""}, nil, nil))
+	if last == "tool" {
+		for _, args := range []string{`{"path":`, ` "a.txt"}`} {
+			call := map[string]any{"index": 0, "function": map[string]any{"arguments": args}}
+			if args[0] == '{' {
+				call = map[string]any{"index": 0, "id": "call_1", "type": "function", "function": map[string]any{"name": "read_file", "arguments": args}}
+			}
+			send("", chunk(map[string]any{"tool_calls": []any{call}}, nil, nil))
+		}
+		stop = "tool_calls"
+	}
 	for _, t := range thinking {
 		if !wait(send("", chunk(map[string]any{"content": nil, "reasoning_content": t}, nil, nil))) {
 			return
