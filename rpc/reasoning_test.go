@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tinychat/tinychat/providers/providertest"
 	"github.com/tinychat/tinychat/session"
 )
 
@@ -24,6 +25,13 @@ func (d *daemon) reasoningOf(id string) []delta {
 	return rs
 }
 
+// bothEnv points openai and anthropic at srv.
+func bothEnv(srv *providertest.Server) map[string]string {
+	env := openaiEnv(srv)
+	maps.Copy(env, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": srv.AnthropicBaseURL()})
+	return env
+}
+
 type reasoningResult struct {
 	sendResult
 	Reasoning string `json:"reasoning"`
@@ -35,9 +43,7 @@ type reasoningResult struct {
 // the stored message.
 func TestReasoningApart(t *testing.T) {
 	srv := newProvider(t)
-	env := openaiEnv(srv)
-	maps.Copy(env, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": srv.AnthropicBaseURL()})
-	d := startDaemon(t, daemonOpts{env: env})
+	d := startDaemon(t, daemonOpts{env: bothEnv(srv)})
 	for _, provider := range []string{"openai", "anthropic"} {
 		t.Run(provider, func(t *testing.T) {
 			id := d.send("chat/send", map[string]any{"message": "think 3", "provider": provider, "workspace": "/w/" + provider})
@@ -80,12 +86,10 @@ func TestReasoningApart(t *testing.T) {
 
 // TestThinkingGoesBackToAnthropic continues a session whose reply thought
 // on Anthropic: the next request sends that reply's signed thinking block
-// back ahead of its text, as the API requires, and to no other provider.
+// back ahead of its text, as the API requires, and never to another model.
 func TestThinkingGoesBackToAnthropic(t *testing.T) {
 	srv := newProvider(t)
-	env := openaiEnv(srv)
-	maps.Copy(env, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": srv.AnthropicBaseURL()})
-	d := startDaemon(t, daemonOpts{env: env})
+	d := startDaemon(t, daemonOpts{env: bothEnv(srv)})
 	var first sendResult
 	d.call("chat/send", map[string]any{"message": "think 2", "provider": "anthropic", "model": "claude-test"}, &first)
 	d.call("chat/send", map[string]any{"message": "and then", "sessionId": first.SessionID}, nil)
@@ -116,9 +120,7 @@ func TestThinkingGoesBackToAnthropic(t *testing.T) {
 // reply are answered, stored and named as such, on both wires.
 func TestRefusalAndFilterAreResults(t *testing.T) {
 	srv := newProvider(t)
-	env := openaiEnv(srv)
-	maps.Copy(env, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": srv.AnthropicBaseURL()})
-	d := startDaemon(t, daemonOpts{env: env})
+	d := startDaemon(t, daemonOpts{env: bothEnv(srv)})
 	for _, tc := range []struct{ provider, message, text, stop string }{
 		{"openai", "refuse", "I'm sorry, I can't help with that.", "refusal"},
 		{"anthropic", "refuse", "I'm sorry, I can't help with that.", "refusal"},
