@@ -133,7 +133,6 @@ func (geminiWire) decodeModels(r io.Reader) ([]string, error) {
 type geminiDecoder struct {
 	json  jsonDecoder
 	chunk geminiChunk
-	calls int // function calls so far: each arrives whole, in one part
 }
 
 type geminiChunk struct {
@@ -197,8 +196,8 @@ func (d *geminiDecoder) decode(_, data string, p *progress) error {
 			if len(fc.Args) > 0 && json.Compact(&args, fc.Args) != nil {
 				args.Reset()
 			}
-			p.addCall(d.calls, fc.ID, fc.Name, args.String())
-			d.calls++
+			// Each call comes whole, in one part.
+			p.addCall(len(p.ToolCalls), fc.ID, fc.Name, args.String())
 		case part.Thought:
 			p.add(EventReasoning, part.Text)
 		default:
@@ -210,7 +209,7 @@ func (d *geminiDecoder) decode(_, data string, p *progress) error {
 	}
 	switch r := cand.FinishReason; {
 	case r == "":
-	case r == "STOP" && d.calls > 0:
+	case r == "STOP" && len(p.ToolCalls) > 0:
 		p.stop(StopToolCalls)
 	case r == "STOP":
 		p.stop(StopEnd)
