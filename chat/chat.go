@@ -217,12 +217,33 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 		pm := providers.Message{Role: m.Role, Content: session.Prompt(m)}
 		// A reply's opaque data is its provider's and model's: signatures
 		// that another would reject, or misread.
-		if m.ReasoningData != "" && m.Provider == t.Provider && m.Model == t.Model {
+		if m.ReasoningData != "" && m.Provider == t.Provider && sameModel(m.Model, t.Model) {
 			pm.Opaque = []byte(m.ReasoningData)
 		}
 		t.req.Messages = append(t.req.Messages, pm)
 	}
 	return t, nil
+}
+
+// sameModel reports whether a reply stored as written by model stored (the
+// name the provider gave in its stream) came from the model asked for:
+// that name, or that alias of a dated one ("claude-sonnet-4-5" for
+// "claude-sonnet-4-5-20250929", "gpt-4.1-mini" for
+// "gpt-4.1-mini-2025-04-14"), but not another model that shares its start
+// ("claude-sonnet-4" is not "claude-sonnet-4-5-...").
+func sameModel(stored, asked string) bool {
+	date, ok := strings.CutPrefix(stored, asked+"-")
+	return stored == asked || ok && isDate(date)
+}
+
+// isDate reports whether s is a date as model names hold one: 20250929 or
+// 2025-04-14.
+func isDate(s string) bool {
+	digits := strings.ReplaceAll(s, "-", "")
+	if len(digits) != 8 || strings.Trim(digits, "0123456789") != "" {
+		return false
+	}
+	return s == digits || len(s) == 10 && s[4] == '-' && s[7] == '-'
 }
 
 // Run streams the reply, calling onEvent with each piece of answer text and

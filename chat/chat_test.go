@@ -44,6 +44,27 @@ func TestPick(t *testing.T) {
 	}
 }
 
+func TestSameModel(t *testing.T) {
+	for _, tc := range []struct {
+		stored, asked string
+		same          bool
+	}{
+		{"claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929", true},
+		{"claude-sonnet-4-5-20250929", "claude-sonnet-4-5", true},
+		{"gpt-4.1-mini-2025-04-14", "gpt-4.1-mini", true},
+		{"claude-sonnet-4-5-20250929", "claude-sonnet-4", false},
+		{"gpt-4.1-mini-2025-04-14", "gpt-4.1", false},
+		{"gemini-2.5-flash", "gemini-2.5", false},
+		{"qwen3-8b", "qwen3", false},
+		{"model-v2", "model", false},
+		{"m", "", false},
+	} {
+		if got := sameModel(tc.stored, tc.asked); got != tc.same {
+			t.Errorf("sameModel(%q, %q) = %v, want %v", tc.stored, tc.asked, got, tc.same)
+		}
+	}
+}
+
 // TestCheckpointsNeverOutliveTheLastSave runs turns while the checkpointer
 // saves every millisecond, so that one is often being written as a turn
 // ends: what is stored at the end is the whole reply, not interrupted, and

@@ -13,7 +13,7 @@ import (
 	"github.com/tinychat/tinychat/session"
 )
 
-// Error codes of DESIGN.md beyond JSON-RPC's own.
+// Error codes beyond JSON-RPC's own (docs/protocol.md, "Errors").
 const (
 	CodeCancelled     = -32800
 	CodeProvider      = -32001
@@ -65,7 +65,7 @@ func jsonKind(goKind string) string {
 	return "of another type"
 }
 
-// toError maps any error of the daemon to the JSON-RPC error of DESIGN.md.
+// toError maps any error of the daemon to its JSON-RPC error (docs/protocol.md).
 // It is the one place where Go errors become codes: a plain Go error would
 // otherwise reach the client as code 0.
 func toError(err error) *jsonrpc2.Error {

@@ -34,14 +34,17 @@ func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, er
 	if s.initialized {
 		return nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInvalidRequest, Message: "initialize was already called on this connection"}
 	}
+	// Checked before anything is taken: a refused initialize can be sent
+	// again, corrected.
+	o := p.InitializationOptions
+	if o != nil && ((o.Retries != nil && *o.Retries < 0) || o.FirstByteTimeout < 0 || o.IdleTimeout < 0) {
+		return nil, invalidParams("initializationOptions", "retries and timeouts must not be negative")
+	}
 	s.initialized = true
 	if ws != "" {
 		s.workspace = ws
 	}
-	if o := p.InitializationOptions; o != nil {
-		if (o.Retries != nil && *o.Retries < 0) || o.FirstByteTimeout < 0 || o.IdleTimeout < 0 {
-			return nil, invalidParams("initializationOptions", "retries and timeouts must not be negative")
-		}
+	if o != nil {
 		s.settings = o.Settings.Over(s.settings)
 		s.limits = o.limits()
 	}

@@ -23,8 +23,13 @@ func TestInitialize(t *testing.T) {
 				ExportFormats []string `json:"exportFormats"`
 				Cancel        bool     `json:"cancel"`
 				Streaming     string   `json:"streaming"`
+				Reasoning     bool     `json:"reasoning"`
 			} `json:"chat"`
 		} `json:"capabilities"`
+	}
+	// A refused initialize takes nothing: it can be sent again, corrected.
+	if code, _, _ := d.callErr("initialize", map[string]any{"rootUri": "file:///tmp/wrong", "initializationOptions": map[string]any{"retries": -1}}); code != -32602 {
+		t.Errorf("negative retries: code %d, want -32602", code)
 	}
 	d.call("initialize", map[string]any{"processId": nil, "rootUri": "file:///tmp/proj/", "capabilities": map[string]any{},
 		"initializationOptions": map[string]any{"provider": "echo", "model": "echo"}}, &res)
@@ -32,7 +37,7 @@ func TestInitialize(t *testing.T) {
 		t.Errorf("serverInfo/protocolVersion = %+v %d", res.ServerInfo, res.ProtocolVersion)
 	}
 	chat := res.Capabilities.Chat
-	if !chat.Cancel || chat.Streaming != "deltas" || strings.Join(chat.ExportFormats, ",") != "text,markdown,json" || !slices.Contains(chat.Providers, "echo") {
+	if !chat.Cancel || chat.Streaming != "deltas" || !chat.Reasoning || strings.Join(chat.ExportFormats, ",") != "text,markdown,json" || !slices.Contains(chat.Providers, "echo") {
 		t.Errorf("capabilities.chat = %+v", chat)
 	}
 	d.notifyMethod("initialized", map[string]any{})
