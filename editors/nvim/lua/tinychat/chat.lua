@@ -3,7 +3,9 @@
 -- ending with an empty "## You" section where the next message is written.
 -- Replies stream in through chat/delta notifications, appended at an
 -- extmark that marks the end of the reply, so typing elsewhere in the
--- buffer (or in any other) is never blocked.
+-- buffer (or in any other) is never blocked. The model's reasoning
+-- (chat/reasoning) goes in a <details> block above the answer, which the
+-- chat windows fold away once the answer starts.
 local rpc = require("tinychat.rpc")
 
 local M = {}
@@ -24,6 +26,22 @@ local S = {
 }
 
 local YOU, ASSISTANT, INTERRUPTED = "## You", "## Assistant", "*(interrupted)*"
+-- A reply's reasoning goes between these lines, right below its
+-- "## Assistant" heading, as the markdown export writes it (a block that
+-- renderers show folded).
+local OPEN, CLOSE = "<details><summary>Reasoning</summary>", "</details>"
+-- How a reply ended, when that is worth saying: stopReason -> the marker
+-- under the reply, as the markdown export writes it, and the warning
+-- vim.notify gives (an error has its own notification).
+local ENDINGS = {
+  max_tokens = { "*(cut off at the token limit)*", "tinychat: the reply was cut off at the token limit" },
+  refusal = { "*(the model refused)*", "tinychat: the model refused to answer" },
+  content_filter = {
+    "*(stopped by the provider's content filter)*",
+    "tinychat: the provider's content filter stopped the reply",
+  },
+  error = { "*(interrupted by an error)*" },
+}
 
 local function notify(msg, level)
   vim.notify(msg, level or levels.INFO)
@@ -35,6 +53,11 @@ end
 
 local function trim_newlines(s)
   return (s:gsub("[\r\n]+$", ""))
+end
+
+-- show_reasoning is read each time so that setup() applies at once.
+local function show_reasoning()
+  return require("tinychat").config.show_reasoning ~= false
 end
 
 local function fence(text)
@@ -76,6 +99,31 @@ local function block(lines, text)
     table.insert(lines, "")
   end
   vim.list_extend(lines, split(trim_newlines(text)))
+end
+
+-- assistant_blocks appends a reply: its reasoning (unless hidden), its
+-- text, and the marker of how it ended when that needs saying.
+local function assistant_blocks(lines, reasoning, content, marker)
+  if show_reasoning() and type(reasoning) == "string" and reasoning:match("%S") then
+    -- The blank lines let markdown inside the reasoning render.
+    block(lines, OPEN .. "\n\n" .. trim_newlines(reasoning) .. "\n\n" .. CLOSE)
+  end
+  if content:match("%S") then
+    block(lines, content)
+  end
+  if marker then
+    block(lines, marker)
+  end
+end
+
+-- stored_marker is the marker under a stored reply. Replies stored before
+-- stopReason existed have only the interrupted flag.
+local function stored_marker(m)
+  local ending = ENDINGS[m.stopReason]
+  if ending then
+    return ending[1]
+  end
+  return m.interrupted == true and INTERRUPTED or nil
 end
 
 local function user_blocks(lines, content, context)
@@ -123,12 +171,7 @@ local function render(session, messages, draft)
       user_blocks(lines, m.content, not rpc.is_nil(m.context) and m.context or nil)
     else
       block(lines, ASSISTANT)
-      if m.content:match("%S") then
-        block(lines, m.content)
-      end
-      if m.interrupted == true then
-        block(lines, INTERRUPTED)
-      end
+      assistant_blocks(lines, m.reasoning, m.content, stored_marker(m))
     end
   end
   block(lines, YOU)
@@ -139,6 +182,10 @@ end
 
 local function valid_buf()
   return S.buf ~= nil and api.nvim_buf_is_valid(S.buf)
+end
+
+local function mark_pos(id)
+  return api.nvim_buf_get_extmark_by_id(S.buf, ns, id, {})
 end
 
 local function windows()
@@ -153,6 +200,99 @@ local function windows()
   return wins
 end
 
+local FOLDEXPR = "v:lua.require'tinychat.chat'.foldexpr(v:lnum)"
+local FOLDTEXT = "v:lua.require'tinychat.chat'.foldtext()"
+
+-- foldexpr, the chat windows' 'foldexpr', folds each reasoning block:
+-- from an OPEN line right under an "## Assistant" heading and its blank
+-- line to the CLOSE line. The text alone says where the blocks are, so
+-- folds follow every change to the buffer, typed or streamed. A heading
+-- ends any fold, should a CLOSE line be missing.
+function M.foldexpr(lnum)
+  if api.nvim_get_current_buf() ~= S.buf then
+    return "0"
+  end
+  local line = vim.fn.getline(lnum)
+  if line == OPEN and lnum > 2 and vim.fn.getline(lnum - 1) == "" and vim.fn.getline(lnum - 2) == ASSISTANT then
+    return ">1"
+  elseif line == CLOSE then
+    return "<1"
+  elseif line == YOU or line == ASSISTANT then
+    return "0"
+  end
+  return "="
+end
+
+-- foldtext shows a folded reasoning block as its size and first words.
+function M.foldtext()
+  local first, last = vim.v.foldstart, vim.v.foldend
+  if api.nvim_get_current_buf() ~= S.buf or vim.fn.getline(first) ~= OPEN then
+    return vim.fn.foldtext()
+  end
+  local words, n = "", 0
+  for _, line in ipairs(api.nvim_buf_get_lines(0, first, last, false)) do
+    if line ~= CLOSE then
+      n = n + 1
+      if words == "" then
+        words = vim.trim(line)
+      end
+    end
+  end
+  -- Not counted: the blank lines around the reasoning.
+  n = math.max(n - 2, 0)
+  return string.format("Reasoning (%d line%s): %s", n, n == 1 and "" or "s", words)
+end
+
+-- setup_window makes win fold the reasoning blocks, closed until opened.
+-- The options are set local to win, as :setlocal does, to leave the
+-- user's other windows alone.
+local function setup_window(win)
+  if not show_reasoning() or vim.wo[win].foldexpr == FOLDEXPR then
+    return
+  end
+  api.nvim_win_call(win, function()
+    vim.opt_local.foldmethod = "expr"
+    vim.opt_local.foldexpr = FOLDEXPR
+    vim.opt_local.foldtext = FOLDTEXT
+    vim.opt_local.foldlevel = 0
+    vim.opt_local.foldenable = true
+  end)
+end
+
+-- folds_closed tells, for each chat window, whether the fold at row
+-- (0-based) is closed.
+local function folds_closed(row)
+  local closed = {}
+  for _, win in ipairs(windows()) do
+    setup_window(win)
+    closed[win] = api.nvim_win_call(win, function()
+      return vim.fn.foldclosed(row + 1) ~= -1
+    end)
+  end
+  return closed
+end
+
+-- set_folds closes (true) or opens (false) the fold at row in every chat
+-- window; when closed is a table (from folds_closed) each window gets its
+-- own.
+local function set_folds(row, closed)
+  for _, win in ipairs(windows()) do
+    setup_window(win)
+    local want = closed
+    if type(closed) == "table" then
+      want = closed[win]
+    end
+    if want ~= nil then
+      api.nvim_win_call(win, function()
+        local lnum = row + 1
+        if vim.fn.foldlevel(lnum) > 0 and (vim.fn.foldclosed(lnum) ~= -1) ~= want then
+          vim.cmd(lnum .. (want and "foldclose" or "foldopen"))
+        end
+      end)
+    end
+  end
+end
+
 local function cursor_to_end()
   local n = api.nvim_buf_line_count(S.buf)
   for _, win in ipairs(windows()) do
@@ -160,8 +300,17 @@ local function cursor_to_end()
   end
 end
 
+-- set_buffer shows lines, a whole session: its reasoning all folded.
 local function set_buffer(lines)
   api.nvim_buf_set_lines(S.buf, 0, -1, false, lines)
+  for _, win in ipairs(windows()) do
+    setup_window(win)
+    if vim.wo[win].foldexpr == FOLDEXPR then
+      api.nvim_win_call(win, function()
+        vim.cmd("normal! zM")
+      end)
+    end
+  end
   cursor_to_end()
 end
 
@@ -210,6 +359,19 @@ local function ensure_buf()
   vim.bo[S.buf].bufhidden = "hide"
   api.nvim_buf_set_lines(S.buf, 0, -1, false, render(nil, {}))
   set_keymaps(S.buf)
+  -- Folding is a window's business: set it up in every window that shows
+  -- the buffer, however it came to show it.
+  api.nvim_create_autocmd("BufWinEnter", {
+    buffer = S.buf,
+    callback = function()
+      setup_window(api.nvim_get_current_win())
+      local turn = S.turn
+      if turn and turn.mark_think and not turn.answered and turn.buf == S.buf then
+        -- The reasoning still streams: keep it in view.
+        set_folds(mark_pos(turn.mark_body)[1], false)
+      end
+    end,
+  })
 end
 
 local function show()
@@ -229,6 +391,7 @@ local function show()
   api.nvim_win_set_buf(win, S.buf)
   vim.wo[win].wrap = true
   vim.wo[win].linebreak = true
+  setup_window(win)
   api.nvim_win_set_cursor(win, { api.nvim_buf_line_count(S.buf), 0 })
 end
 
@@ -343,16 +506,19 @@ function M.new()
   end)
 end
 
-local function mark_pos(id)
-  return api.nvim_buf_get_extmark_by_id(S.buf, ns, id, {})
-end
-
 -- append adds text at the end of the reply; windows whose cursor was at
 -- the reply's end (or below) follow it.
 local function append(turn, text)
   turn.text = turn.text .. text
   if turn.buf ~= S.buf or not valid_buf() or text == "" then
     return
+  end
+  if not turn.answered and text:match("%S") then
+    turn.answered = true
+    -- The answer has started: the reasoning folds away.
+    if turn.mark_think then
+      set_folds(mark_pos(turn.mark_body)[1], true)
+    end
   end
   local pos = mark_pos(turn.mark_end)
   local row, col = pos[1], pos[2]
@@ -369,24 +535,85 @@ local function append(turn, text)
   end
 end
 
-local function on_delta(p)
-  local turn = S.turn
-  if not turn or p.requestId ~= turn.id then
-    return
+-- insert puts text (lines, as nvim_buf_set_text takes them) at row, col
+-- of the chat buffer. Windows whose cursor is at or after that point keep
+-- it on the same line counted from the end, which is where they were.
+local function insert(row, col, text)
+  local n = api.nvim_buf_line_count(S.buf)
+  local keep = {}
+  for _, win in ipairs(windows()) do
+    local cur = api.nvim_win_get_cursor(win)
+    if cur[1] - 1 > row or (cur[1] - 1 == row and cur[2] >= col) then
+      keep[win] = { n - cur[1], cur[2] }
+    end
   end
-  if not S.session and type(p.sessionId) == "string" then
-    S.session = p.sessionId
-  end
-  turn.early[p.seq] = p.text
-  while turn.early[turn.seq] do
-    local text = turn.early[turn.seq]
-    turn.early[turn.seq] = nil
-    turn.seq = turn.seq + 1
-    append(turn, text)
+  api.nvim_buf_set_text(S.buf, row, col, row, col, text)
+  n = api.nvim_buf_line_count(S.buf)
+  for win, k in pairs(keep) do
+    api.nvim_win_set_cursor(win, { n - k[1], k[2] })
   end
 end
 
-rpc.on("chat/delta", on_delta)
+-- open_reasoning puts an empty reasoning block at the top of the reply,
+-- above the answer, which may have begun: the daemon does not promise
+-- that all reasoning comes first.
+local function open_reasoning(turn)
+  local row = mark_pos(turn.mark_start)[1]
+  insert(row, 0, { OPEN, "", "", "", CLOSE, "", "" })
+  -- mark_body stays on the OPEN line; the answer starts below the block.
+  api.nvim_buf_set_extmark(S.buf, ns, row + 6, 0, { id = turn.mark_start, right_gravity = false })
+  turn.mark_think = api.nvim_buf_set_extmark(S.buf, ns, row + 2, 0, { right_gravity = true })
+  set_folds(row, turn.answered == true)
+end
+
+-- append_reasoning adds text to the reply's reasoning block, opened once
+-- the reasoning has more than blanks (as the export decides). The fold
+-- stays as it was in each window (open while only reasoning has come,
+-- unless the user closed it), though growing it may have closed it.
+local function append_reasoning(turn, text)
+  turn.reasoning = turn.reasoning .. text
+  if turn.buf ~= S.buf or not valid_buf() or not show_reasoning() then
+    return
+  end
+  if not turn.mark_think then
+    if not turn.reasoning:match("%S") then
+      return
+    end
+    open_reasoning(turn)
+    text = turn.reasoning
+  end
+  local head = mark_pos(turn.mark_body)[1]
+  local closed = folds_closed(head)
+  local pos = mark_pos(turn.mark_think)
+  insert(pos[1], pos[2], split(text))
+  set_folds(head, closed)
+end
+
+-- ordered gives the handler of a notification that streams part of the
+-- reply in progress: it passes the texts to add in seq order. Answer and
+-- reasoning are numbered apart, each in turn[part].
+local function ordered(part, add)
+  return function(p)
+    local turn = S.turn
+    if not turn or p.requestId ~= turn.id then
+      return
+    end
+    if not S.session and type(p.sessionId) == "string" then
+      S.session = p.sessionId
+    end
+    local stream = turn[part]
+    stream.early[p.seq] = p.text
+    while stream.early[stream.seq] do
+      local text = stream.early[stream.seq]
+      stream.early[stream.seq] = nil
+      stream.seq = stream.seq + 1
+      add(turn, text)
+    end
+  end
+end
+
+rpc.on("chat/delta", ordered("answer", append))
+rpc.on("chat/reasoning", ordered("thinking", append_reasoning))
 
 -- refresh_header rewrites the title and providers lines from the store
 -- (the title is set by the first message).
@@ -421,16 +648,21 @@ local function refresh_header()
 end
 
 -- finish ends turn with the chat/send answer: the reply as the daemon has
--- it, marked when interrupted, then a new draft section; or, when the
--- daemon did not keep the message, the message back in the draft.
+-- it, marked when interrupted, refused or filtered, then a new draft
+-- section; or, when the daemon did not keep the message, the message back
+-- in the draft.
 local function finish(turn, err, result)
   if S.turn ~= turn then
     return
   end
   S.turn = nil
-  local text, interrupted = turn.text, false
+  local text, reasoning, interrupted, ending = turn.text, turn.reasoning, false, nil
   if err == nil then
     text = result.text
+    if type(result.reasoning) == "string" then
+      reasoning = result.reasoning
+    end
+    ending = ENDINGS[result.stopReason]
     S.session = result.sessionId
   else
     local data = type(err.data) == "table" and err.data or {}
@@ -440,13 +672,22 @@ local function finish(turn, err, result)
     if type(data.text) == "string" and #data.text >= #text then
       text = data.text
     end
+    if type(data.reasoning) == "string" and #data.reasoning >= #reasoning then
+      reasoning = data.reasoning
+    end
+    ending = { INTERRUPTED }
     if err.code ~= rpc.CANCELLED and err.code ~= rpc.EXITED and err.code ~= rpc.NOT_STARTED then
       notify(tostring(err.message), levels.ERROR)
+      ending = ENDINGS.error
     end
-    -- The daemon keeps a turn that failed or was cancelled once text had
-    -- arrived, and drops one that had none.
+    -- The daemon keeps a turn that failed or was cancelled once answer or
+    -- reasoning had arrived, and drops one that had neither.
     interrupted = true
   end
+  if ending and ending[2] then
+    notify(ending[2], levels.WARN)
+  end
+  local dropped = interrupted and text == "" and reasoning == ""
   if turn.buf ~= S.buf or not valid_buf() then
     -- The buffer was wiped while the reply streamed: show what is stored.
     S.loaded = false
@@ -475,7 +716,7 @@ local function finish(turn, err, result)
   end
 
   local out
-  if interrupted and text == "" then
+  if dropped then
     -- Not stored: offer the message again.
     local start = mark_pos(turn.mark_turn)[1]
     local restored = vim.trim(turn.message .. (draft ~= "" and ("\n\n" .. draft) or ""))
@@ -483,20 +724,21 @@ local function finish(turn, err, result)
     vim.list_extend(out, split(restored))
     api.nvim_buf_set_lines(S.buf, start, -1, false, out)
   else
-    local start = mark_pos(turn.mark_start)[1]
+    local start = mark_pos(turn.mark_body)[1]
+    -- The reasoning fold stays as each window had it once the answer had
+    -- folded it; a reply that never got to an answer folds it now.
+    local closed = turn.answered and turn.mark_think and folds_closed(start) or true
     out = {}
-    if text:match("%S") then
-      block(out, text)
-    end
-    if interrupted then
-      block(out, INTERRUPTED)
-    end
+    assistant_blocks(out, reasoning, text, ending and ending[1])
     block(out, YOU)
     table.insert(out, "")
     vim.list_extend(out, split(draft))
     api.nvim_buf_set_lines(S.buf, start, -1, false, out)
+    if out[1] == OPEN then
+      set_folds(start, closed)
+    end
   end
-  for _, mark in ipairs({ turn.mark_turn, turn.mark_start, turn.mark_end }) do
+  for _, mark in ipairs({ turn.mark_turn, turn.mark_body, turn.mark_start, turn.mark_end, turn.mark_think }) do
     api.nvim_buf_del_extmark(S.buf, ns, mark)
   end
   if follow then
@@ -504,7 +746,7 @@ local function finish(turn, err, result)
   end
   -- A daemon that has gone is restarted by the user's next command only.
   local gone = err and (err.code == rpc.EXITED or err.code == rpc.NOT_STARTED)
-  if not gone and not (interrupted and text == "") then
+  if not gone and not dropped then
     refresh_header()
   end
 end
@@ -529,9 +771,14 @@ local function start_turn(message, draft, context)
     message = message,
     draft = draft,
     text = "",
-    seq = 0,
-    early = {},
+    reasoning = "",
+    answer = { seq = 0, early = {} },
+    thinking = { seq = 0, early = {} },
+    answered = false, -- non-blank answer text has arrived
+    mark_think = nil, -- the end of the reasoning shown, once some is
     mark_turn = api.nvim_buf_set_extmark(S.buf, ns, first, 0, { right_gravity = false }),
+    -- The reply: reasoning from mark_body, answer from mark_start.
+    mark_body = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { right_gravity = false }),
     mark_start = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { right_gravity = false }),
     mark_end = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { right_gravity = true }),
   }

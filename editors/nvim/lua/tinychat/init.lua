@@ -12,6 +12,9 @@ M.defaults = {
   system = nil,
   -- Where the chat window opens: "vertical", "horizontal" or "current".
   split = "vertical",
+  -- Show the model's reasoning ("thinking") above each reply, folded once
+  -- the answer starts; false leaves it out of the buffer.
+  show_reasoning = true,
   -- Keys in the chat buffer (normal mode); false disables one.
   keymaps = {
     send = "<CR>",
@@ -38,6 +41,9 @@ local function check(c)
   end
   if not splits[c.split] then
     bad("split", '"vertical", "horizontal" or "current"')
+  end
+  if type(c.show_reasoning) ~= "boolean" then
+    bad("show_reasoning", "true or false")
   end
   if type(c.keymaps) ~= "table" then
     bad("keymaps", "a table")
