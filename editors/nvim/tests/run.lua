@@ -486,4 +486,298 @@ test("a store the daemon cannot open is reported with the reason", function()
   vim.fn.delete(bad)
 end)
 
+-- Typed turns: the fake provider's "think N" streams N reasoning deltas
+-- "t0 ".."tN-1 " then the answer "w0 ".."wN-1 "; "refuse" and "filter"
+-- end with stopReason "refusal" and "content_filter".
+local OPEN, CLOSE = "<details><summary>Reasoning</summary>", "</details>"
+local REFUSED, FILTERED = "*(the model refused)*", "*(stopped by the provider's content filter)*"
+
+local function words(prefix, n)
+  local out = {}
+  for i = 0, n - 1 do
+    table.insert(out, prefix .. i .. " ")
+  end
+  return table.concat(out)
+end
+
+-- reply_lines are the lines of the last "## Assistant" section without
+-- the blank lines around them, and the line number of the first.
+local function reply_lines()
+  local lines = H.chat_lines()
+  local start
+  for i = #lines, 1, -1 do
+    if lines[i] == "## Assistant" then
+      start = i
+      break
+    end
+  end
+  truthy(start, "an ## Assistant heading in the chat buffer")
+  local body = {}
+  for i = start + 1, #lines do
+    if lines[i] == "## You" then
+      break
+    end
+    table.insert(body, lines[i])
+  end
+  start = start + 1
+  while body[1] == "" do
+    table.remove(body, 1)
+    start = start + 1
+  end
+  while body[#body] == "" do
+    table.remove(body)
+  end
+  return body, start
+end
+
+-- split_reply parts a reply's lines into the reasoning block's (nil when
+-- there is none) and the answer so far, trimmed.
+local function split_reply(body)
+  if body[1] ~= OPEN then
+    return nil, vim.trim(table.concat(body, "\n"))
+  end
+  for i, l in ipairs(body) do
+    if l == CLOSE then
+      return vim.list_slice(body, 1, i), vim.trim(table.concat(vim.list_slice(body, i + 1), "\n"))
+    end
+  end
+  return body, ""
+end
+
+-- fold_at is the fold at line lnum in the chat window: foldclosed() (lnum
+-- when closed there, -1 when open or none) and foldlevel().
+local function fold_at(lnum)
+  local win = vim.fn.bufwinid(chat.bufnr())
+  truthy(win ~= -1, "a window on the chat buffer")
+  return vim.api.nvim_win_call(win, function()
+    return { closed = vim.fn.foldclosed(lnum), level = vim.fn.foldlevel(lnum) }
+  end)
+end
+
+-- pick_session opens session id with :TinyChatSessions.
+local function pick_session(id)
+  local select = vim.ui.select
+  local picked = false
+  vim.ui.select = function(list, _, on_choice)
+    for _, s in ipairs(list) do
+      if s.id == id then
+        picked = true
+        on_choice(s)
+      end
+    end
+  end
+  local ok, err = pcall(function()
+    vim.cmd("TinyChatSessions")
+    wait(function()
+      return picked and chat.session_id() == id and not H.chat_text():find("^# Untitled")
+    end, "session " .. id .. " in the buffer")
+  end)
+  vim.ui.select = select
+  assert(ok, err)
+end
+
+local function export_of(id)
+  return H.call("session/export", { sessionId = id, format = "markdown" }).content
+end
+
+local typed_session -- the session of the typed-turn tests
+local typed_lines -- its chat buffer once they ran
+
+test("reasoning streams above the answer, open, and folds away once the answer starts (think 15)", function()
+  use_model("openai")
+  vim.cmd("TinyChatNew")
+  wait(function()
+    local id = chat.session_id()
+    return id ~= nil and id ~= first_session and id ~= second_session
+  end, "a new session")
+  typed_session = chat.session_id()
+  local reasoning, answer = words("t", 15), words("w", 15)
+  vim.cmd("TinyChat think 15")
+  local open_seen, closed_seen, answers, problem = false, false, {}, nil
+  local function check()
+    local body, first = reply_lines()
+    local block, a = split_reply(body)
+    if not block then
+      if a ~= "" then
+        return "answer text and no reasoning block above it: " .. vim.inspect(body)
+      end
+      return
+    end
+    -- Streaming, the block is OPEN, "", the reasoning so far, "", CLOSE.
+    local shown = block[3] or ""
+    if #block ~= 5 or block[2] ~= "" or block[4] ~= "" or reasoning:sub(1, #shown) ~= shown then
+      return "the reasoning block is not the reasoning so far: " .. vim.inspect(body)
+    end
+    if a:find("t%d") then
+      return "reasoning in the answer: " .. vim.inspect(body)
+    end
+    local fold = fold_at(first)
+    if fold.level ~= 1 or fold_at(first + 4).level ~= 1 then
+      return "the reasoning block is not one fold: " .. vim.inspect(body)
+    end
+    if a == "" and shown:find("t3 ", 1, true) then
+      open_seen = true
+      if fold.closed ~= -1 then
+        return "the reasoning is folded while it streams before any answer"
+      end
+    end
+    if a ~= "" then
+      if answers[#answers] ~= a then
+        table.insert(answers, a)
+      end
+      closed_seen = true
+      if fold.closed ~= first then
+        return "the reasoning is still open once the answer started: foldclosed = " .. fold.closed
+      end
+    end
+  end
+  wait(function()
+    if not chat.streaming() then
+      return true
+    end
+    problem = problem or check()
+    return false
+  end, "the think 15 reply")
+  H.wait_idle()
+  eq(nil, problem, "while streaming")
+  truthy(open_seen, "the reasoning was seen streaming, open, before the answer")
+  truthy(closed_seen, "the answer was seen streaming, the reasoning folded")
+  truthy(#answers >= 2, "at least 2 partial answers seen, saw " .. #answers)
+  for i, a in ipairs(answers) do
+    eq(a, vim.trim(answer):sub(1, #a), "partial answer " .. i .. " is a prefix of the answer")
+  end
+
+  local body, first = reply_lines()
+  eq({ OPEN, "", reasoning, "", CLOSE, "", answer }, body, "the reply: the reasoning block, then the answer")
+  local _, a = split_reply(body)
+  eq(vim.trim(answer), a, "the answer is exactly w0 .. w14")
+  eq({ first, 1 }, { fold_at(first).closed, fold_at(first).level }, "the reasoning is folded once the reply is done")
+  eq(first, fold_at(first + 4).closed, "the fold holds the whole block")
+  eq({ -1, 0 }, { fold_at(first + 6).closed, fold_at(first + 6).level }, "the answer is not folded")
+  local msgs = H.messages(typed_session)
+  local m = msgs[#msgs]
+  eq({ answer, reasoning, "end" }, { m.content, m.reasoning, m.stopReason }, "the stored reply")
+  -- The header is rewritten from the store after the reply; the fold stays.
+  wait(function()
+    return H.chat_lines()[1] == "# think 15"
+  end, "the title from the store")
+  body, first = reply_lines()
+  eq(OPEN, body[1], "the reasoning block after the header refresh")
+  eq(first, fold_at(first).closed, "the reasoning is still folded after the header refresh")
+  eq(export_of(typed_session), table.concat(H.without_draft(H.chat_lines()), "\n") .. "\n", "buffer = markdown export + draft")
+  -- It opens for reading.
+  vim.api.nvim_win_call(vim.fn.bufwinid(chat.bufnr()), function()
+    vim.cmd(first .. "foldopen")
+  end)
+  eq(-1, fold_at(first).closed, "the fold opens")
+  use_model("echo")
+end)
+
+test("a refusal and a content filter are marked under the reply and notified", function()
+  use_model("openai")
+  notes = {}
+  send("refuse")
+  eq({ "I'm sorry, I can't help with that.", "", REFUSED }, (reply_lines()), "the refused reply")
+  truthy(noted("refused", vim.log.levels.WARN), "a warning says the model refused: " .. vim.inspect(notes))
+  notes = {}
+  send("filter")
+  eq({ "Partial ", "", FILTERED }, (reply_lines()), "the filtered reply")
+  truthy(noted("content filter", vim.log.levels.WARN), "a warning names the content filter: " .. vim.inspect(notes))
+  eq(nil, noted("refused"), "no refusal warning for the filtered reply")
+  local msgs = H.messages(typed_session)
+  eq({ "refusal", "content_filter" }, { msgs[#msgs - 2].stopReason, msgs[#msgs].stopReason }, "stored stop reasons")
+  -- A plain reply has no marker, and no warning.
+  notes = {}
+  send("plain words")
+  eq({ "plain words" }, vim.tbl_map(vim.trim, (reply_lines())), "a plain reply")
+  eq({}, notes, "no notification for a plain reply")
+  use_model("echo")
+  wait(function()
+    return #H.chat_lines() > 0 and export_of(typed_session) == table.concat(H.without_draft(H.chat_lines()), "\n") .. "\n"
+  end, "buffer = markdown export + draft")
+  typed_lines = H.chat_lines()
+end)
+
+test("a reply cancelled while it reasons keeps its reasoning, folded, marked interrupted", function()
+  use_model("openai")
+  vim.cmd("TinyChat think 60")
+  wait(function()
+    local block = split_reply((reply_lines()))
+    return block and (block[3] or ""):find("t2 ", 1, true) ~= nil
+  end, "some reasoning")
+  vim.cmd("TinyChatCancel")
+  H.wait_idle()
+  local body, first = reply_lines()
+  local block, a = split_reply(body)
+  truthy(block, "the reasoning block is kept: " .. vim.inspect(body))
+  truthy(block[3]:find("^t0 t1 t2 "), "the partial reasoning: " .. vim.inspect(body))
+  eq("*(interrupted)*", a, "no answer, the interrupted marker")
+  eq(first, fold_at(first).closed, "the reasoning is folded")
+  local msgs = H.messages(typed_session)
+  local m = msgs[#msgs]
+  eq({ "think 60", "", "cancelled" }, { msgs[#msgs - 1].content, m.content, m.stopReason }, "the stored reply")
+  eq(vim.trim(block[3]), vim.trim(m.reasoning), "the stored reasoning is the one shown")
+  eq(export_of(typed_session), table.concat(H.without_draft(H.chat_lines()), "\n") .. "\n", "buffer = markdown export + draft")
+  typed_lines = H.chat_lines()
+  use_model("echo")
+end)
+
+test("reopening a session shows its reasoning folded and its markers, as they were shown live", function()
+  truthy(typed_lines, "the chat buffer of the tests before, which did not get to their end")
+  pick_session(first_session)
+  truthy(not H.chat_text():find(OPEN, 1, true), "no reasoning in the first session")
+  pick_session(typed_session)
+  local lines = H.chat_lines()
+  eq(table.concat(typed_lines, "\n"), table.concat(lines, "\n"), "the reopened session = the buffer as it was after the replies")
+  local opens = {}
+  for i, l in ipairs(lines) do
+    if l == OPEN then
+      table.insert(opens, i)
+    end
+  end
+  eq(2, #opens, "two reasoning blocks")
+  eq(words("t", 15), lines[opens[1] + 2], "the stored reasoning")
+  for _, lnum in ipairs(opens) do
+    eq({ lnum, 1 }, { fold_at(lnum).closed, fold_at(lnum).level }, "the reasoning at line " .. lnum .. " is folded")
+  end
+  local text = table.concat(lines, "\n")
+  truthy(text:find("I'm sorry, I can't help with that.\n\n" .. REFUSED, 1, true), "the refusal marker:\n" .. text)
+  truthy(text:find("Partial \n\n" .. FILTERED, 1, true), "the filter marker:\n" .. text)
+  -- Opened by the user, then the same session picked again: folded again.
+  vim.api.nvim_win_call(vim.fn.bufwinid(chat.bufnr()), function()
+    vim.cmd(opens[1] .. "foldopen")
+  end)
+  eq(-1, fold_at(opens[1]).closed, "the fold opened")
+  local buf = chat.bufnr()
+  vim.api.nvim_buf_set_lines(buf, -2, -1, false, { "a draft the reload drops" })
+  pick_session(typed_session)
+  wait(function()
+    return not H.chat_text():find("a draft the reload drops", 1, true)
+  end, "the session rendered again")
+  eq(opens[1], fold_at(opens[1]).closed, "the reasoning is folded again after the reload")
+end)
+
+test("show_reasoning = false leaves the reasoning out of the buffer", function()
+  local tinychat = require("tinychat")
+  local config = tinychat.config
+  tinychat.setup({ cmd = { daemon }, provider = "echo", show_reasoning = false })
+  local ok, err = pcall(function()
+    use_model("openai")
+    send("think 5")
+    eq({ words("w", 5) }, (reply_lines()), "the reply is the answer alone")
+    local msgs = H.messages(typed_session)
+    eq(words("t", 5), msgs[#msgs].reasoning, "the reasoning is stored all the same")
+    pick_session(first_session)
+    pick_session(typed_session)
+    local text = H.chat_text()
+    truthy(not text:find(OPEN, 1, true), "no reasoning block in the reopened session:\n" .. text)
+    truthy(not text:find("t0", 1, true), "no reasoning text in the reopened session:\n" .. text)
+    truthy(text:find("\n\n" .. vim.pesc(words("w", 15)) .. "\n\n## You"), "the think 15 answer is still there:\n" .. text)
+    eq(false, pcall(tinychat.setup, { show_reasoning = "no" }), "setup checks show_reasoning")
+  end)
+  tinychat.config = config
+  use_model("echo")
+  assert(ok, err)
+end)
+
 H.run()
