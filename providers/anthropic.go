@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -35,6 +36,29 @@ type anthropicRequest struct {
 	Messages    []anthropicMessage `json:"messages"`
 	Temperature *float64           `json:"temperature,omitempty"`
 	Stream      bool               `json:"stream"`
+	Tools       []anthropicTool    `json:"tools,omitempty"`
+}
+
+type anthropicTool struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	InputSchema json.RawMessage `json:"input_schema"`
+}
+
+// anthropicToolUse and anthropicToolResult are the blocks of a tool call
+// and of its result.
+type anthropicToolUse struct {
+	Type  string          `json:"type"` // "tool_use"
+	ID    string          `json:"id"`
+	Name  string          `json:"name"`
+	Input json.RawMessage `json:"input"`
+}
+
+type anthropicToolResult struct {
+	Type      string `json:"type"` // "tool_result"
+	ToolUseID string `json:"tool_use_id"`
+	Content   string `json:"content"`
+	IsError   bool   `json:"is_error,omitempty"`
 }
 
 // anthropicMessage is a message of the Messages API. Its content is a
@@ -79,31 +103,77 @@ func (anthropicWire) encode(req *Request, model string) ([]byte, error) {
 		Stream:      true,
 	}
 	for i, m := range msgs {
-		body.Messages[i] = anthropicMessage{Role: m.Role, Content: m.Content}
-		var blocks []json.RawMessage
-		if m.Role == RoleAssistant && len(m.Opaque) > 0 && json.Unmarshal(m.Opaque, &blocks) == nil {
-			text, _ := json.Marshal(map[string]string{"type": "text", "text": m.Content})
-			body.Messages[i].Content = append(blocks, text)
-		}
+		body.Messages[i] = anthropicMessage{Role: m.Role, Content: anthropicContent(m)}
+	}
+	for _, t := range req.Tools {
+		body.Tools = append(body.Tools, anthropicTool{Name: t.Name, Description: t.Description, InputSchema: schema(t.Parameters)})
 	}
 	return json.Marshal(body)
 }
 
+// anthropicContent is a message's content: its text, or blocks when it has
+// thinking to send back, tool calls or tool results. Thinking comes first,
+// tool results before any text, as the API requires.
+func anthropicContent(m Message) any {
+	var blocks []any
+	if m.Role == RoleAssistant && len(m.Opaque) > 0 {
+		var thinking []json.RawMessage
+		if json.Unmarshal(m.Opaque, &thinking) == nil {
+			for _, b := range thinking {
+				blocks = append(blocks, b)
+			}
+		}
+	}
+	for _, r := range m.Results {
+		blocks = append(blocks, anthropicToolResult{Type: "tool_result", ToolUseID: r.CallID, Content: r.Content, IsError: r.IsError})
+	}
+	if len(blocks) == 0 && len(m.ToolCalls) == 0 {
+		return m.Content
+	}
+	if m.Content != "" {
+		blocks = append(blocks, map[string]string{"type": "text", "text": m.Content})
+	}
+	for _, c := range m.ToolCalls {
+		blocks = append(blocks, anthropicToolUse{Type: "tool_use", ID: c.ID, Name: c.Name, Input: arguments(c.Arguments)})
+	}
+	return blocks
+}
+
+// arguments is a tool call's arguments as a JSON object: what the model
+// wrote, or {} for none, or for JSON it left unfinished (a reply cut at
+// its token limit).
+func arguments(args string) json.RawMessage {
+	if !json.Valid([]byte(args)) || !strings.HasPrefix(strings.TrimSpace(args), "{") {
+		return json.RawMessage("{}")
+	}
+	return json.RawMessage(args)
+}
+
 // alternate shapes a history as Anthropic and Gemini take it: roles
-// alternate, the first is user, no text is empty. Consecutive messages of
-// one role (left, say, by a reply that failed) are joined by a blank line,
-// without their opaque data, which belonged to one of them; empty ones (a
-// reply cancelled before its first word) are dropped; so is an assistant
-// message that opens the history, a reply to nothing the model can see.
+// alternate, user and assistant (tool results are the user's), the first is
+// user, no text is empty. Consecutive messages of one role (left, say, by a
+// reply that failed) are joined, their texts by a blank line, their calls
+// and results one after the other, without their opaque data, which
+// belonged to one of them; empty ones (a reply cancelled before its first
+// word) are dropped; so is an assistant message that opens the history, a
+// reply to nothing the model can see.
 func alternate(msgs []Message) []Message {
 	out := make([]Message, 0, len(msgs))
 	for _, m := range msgs {
+		if m.Role == RoleTool {
+			m.Role = RoleUser
+		}
 		switch {
-		case m.Content == "":
+		case m.Content == "" && len(m.ToolCalls) == 0 && len(m.Results) == 0:
 		case len(out) == 0 && m.Role != RoleUser:
 		case len(out) > 0 && out[len(out)-1].Role == m.Role:
 			last := &out[len(out)-1]
-			last.Content += "\n\n" + m.Content
+			if last.Content != "" && m.Content != "" {
+				last.Content += "\n\n"
+			}
+			last.Content += m.Content
+			last.ToolCalls = append(slices.Clip(last.ToolCalls), m.ToolCalls...)
+			last.Results = append(slices.Clip(last.Results), m.Results...)
 			last.Opaque = nil
 		default:
 			out = append(out, m)

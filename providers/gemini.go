@@ -32,6 +32,20 @@ type geminiRequest struct {
 	Contents          []geminiContent   `json:"contents"`
 	SystemInstruction *geminiContent    `json:"systemInstruction,omitempty"`
 	GenerationConfig  *geminiGeneration `json:"generationConfig,omitempty"`
+	Tools             []geminiTools     `json:"tools,omitempty"`
+}
+
+// geminiTools offers functions. Their parameters go as
+// parametersJsonSchema, which takes any JSON Schema (an MCP server's
+// inputSchema), where parameters takes only Gemini's subset of OpenAPI.
+type geminiTools struct {
+	FunctionDeclarations []geminiFunction `json:"functionDeclarations"`
+}
+
+type geminiFunction struct {
+	Name                 string          `json:"name"`
+	Description          string          `json:"description,omitempty"`
+	ParametersJSONSchema json.RawMessage `json:"parametersJsonSchema"`
 }
 
 type geminiContent struct {
@@ -39,12 +53,31 @@ type geminiContent struct {
 	Parts []geminiPart `json:"parts"`
 }
 
-// geminiPart is a part of a message as it is sent.
+// geminiPart is a part of a message as it is sent: text, a function call
+// or a function's response.
 type geminiPart struct {
-	Text string `json:"text"`
+	Text             string              `json:"text,omitempty"`
+	FunctionCall     *geminiCall         `json:"functionCall,omitempty"`
+	FunctionResponse *geminiFunctionResp `json:"functionResponse,omitempty"`
 	// ThoughtSignature goes back on the part of a reply that carried it:
 	// Gemini 3 requires it with function calls, and recommends it always.
 	ThoughtSignature string `json:"thoughtSignature,omitempty"`
+}
+
+type geminiCall struct {
+	ID   string          `json:"id,omitempty"`
+	Name string          `json:"name"`
+	Args json.RawMessage `json:"args"`
+}
+
+type geminiFunctionResp struct {
+	ID       string `json:"id,omitempty"`
+	Name     string `json:"name"`
+	Response struct {
+		// One of the two, as Gemini's documentation shows them.
+		Result string `json:"result,omitempty"`
+		Error  string `json:"error,omitempty"`
+	} `json:"response"`
 }
 
 // geminiReplyPart is a part of a reply: text, a summary of the model's
@@ -84,16 +117,14 @@ func (geminiWire) encode(req *Request, _ string) ([]byte, error) {
 	msgs := alternate(req.Messages)
 	body := geminiRequest{Contents: make([]geminiContent, len(msgs))}
 	for i, m := range msgs {
-		role := m.Role
-		part := geminiPart{Text: m.Content}
-		if role == RoleAssistant {
-			role = "model"
-			var o geminiOpaque
-			if len(m.Opaque) > 0 && json.Unmarshal(m.Opaque, &o) == nil {
-				part.ThoughtSignature = o.ThoughtSignature
-			}
+		body.Contents[i] = geminiContentOf(m)
+	}
+	if len(req.Tools) > 0 {
+		fns := make([]geminiFunction, len(req.Tools))
+		for i, t := range req.Tools {
+			fns[i] = geminiFunction{Name: t.Name, Description: t.Description, ParametersJSONSchema: schema(t.Parameters)}
 		}
-		body.Contents[i] = geminiContent{Role: role, Parts: []geminiPart{part}}
+		body.Tools = []geminiTools{{FunctionDeclarations: fns}}
 	}
 	if req.System != "" {
 		body.SystemInstruction = &geminiContent{Parts: []geminiPart{{Text: req.System}}}
@@ -102,6 +133,40 @@ func (geminiWire) encode(req *Request, _ string) ([]byte, error) {
 		body.GenerationConfig = &geminiGeneration{Temperature: req.Temperature, MaxOutputTokens: req.MaxTokens}
 	}
 	return json.Marshal(body)
+}
+
+// geminiContentOf is a message as Gemini takes it: function responses,
+// then text, then function calls. A reply's thought signature goes on its
+// first function call, where Gemini 3 requires it, else on its text.
+func geminiContentOf(m Message) geminiContent {
+	var parts []geminiPart
+	for _, r := range m.Results {
+		p := geminiPart{FunctionResponse: &geminiFunctionResp{ID: r.CallID, Name: r.Name}}
+		if r.IsError {
+			p.FunctionResponse.Response.Error = r.Content
+		} else {
+			p.FunctionResponse.Response.Result = r.Content
+		}
+		parts = append(parts, p)
+	}
+	if m.Content != "" {
+		parts = append(parts, geminiPart{Text: m.Content})
+	}
+	for _, c := range m.ToolCalls {
+		parts = append(parts, geminiPart{FunctionCall: &geminiCall{ID: c.ID, Name: c.Name, Args: arguments(c.Arguments)}})
+	}
+	if m.Role != RoleAssistant {
+		return geminiContent{Role: RoleUser, Parts: parts}
+	}
+	var o geminiOpaque
+	if len(m.Opaque) > 0 && json.Unmarshal(m.Opaque, &o) == nil && len(parts) > 0 {
+		at := 0
+		if len(m.ToolCalls) > 0 {
+			at = len(parts) - len(m.ToolCalls)
+		}
+		parts[at].ThoughtSignature = o.ThoughtSignature
+	}
+	return geminiContent{Role: "model", Parts: parts}
 }
 
 func (geminiWire) newDecoder() decoder { return new(geminiDecoder) }

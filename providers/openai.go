@@ -24,8 +24,31 @@ var openAIAPI = spec{
 
 // wireMessage is one message as Chat Completions takes it.
 type wireMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string         `json:"role"`
+	Content    string         `json:"content"`
+	ToolCalls  []wireToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string         `json:"tool_call_id,omitempty"`
+}
+
+type wireToolCall struct {
+	ID       string       `json:"id"`
+	Type     string       `json:"type"` // "function"
+	Function wireFunction `json:"function"`
+}
+
+type wireFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// wireTool is a tool offered in Chat Completions' "tools".
+type wireTool struct {
+	Type     string `json:"type"` // "function"
+	Function struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description,omitempty"`
+		Parameters  json.RawMessage `json:"parameters"`
+	} `json:"function"`
 }
 
 // openAIWire is the Chat Completions wire format, which OpenAI, Mistral and
@@ -39,6 +62,7 @@ type openAIWire struct {
 type openAIRequest struct {
 	Model         string         `json:"model"`
 	Messages      []wireMessage  `json:"messages"`
+	Tools         []wireTool     `json:"tools,omitempty"`
 	Stream        bool           `json:"stream"`
 	StreamOptions *streamOptions `json:"stream_options,omitempty"`
 	Temperature   *float64       `json:"temperature,omitempty"`
@@ -66,11 +90,28 @@ func (w openAIWire) encode(req *Request, model string) ([]byte, error) {
 		msgs = append(msgs, wireMessage{Role: "system", Content: req.System})
 	}
 	for _, m := range req.Messages {
-		msgs = append(msgs, wireMessage{Role: m.Role, Content: m.Content})
+		if m.Role == RoleTool {
+			// Each result is a message of its own.
+			for _, r := range m.Results {
+				msgs = append(msgs, wireMessage{Role: RoleTool, Content: r.Content, ToolCallID: r.CallID})
+			}
+			continue
+		}
+		wm := wireMessage{Role: m.Role, Content: m.Content}
+		for _, c := range m.ToolCalls {
+			wm.ToolCalls = append(wm.ToolCalls, wireToolCall{ID: c.ID, Type: "function", Function: wireFunction{Name: c.Name, Arguments: cmp.Or(c.Arguments, "{}")}})
+		}
+		msgs = append(msgs, wm)
+	}
+	tools := make([]wireTool, len(req.Tools))
+	for i, t := range req.Tools {
+		tools[i].Type = "function"
+		tools[i].Function.Name, tools[i].Function.Description, tools[i].Function.Parameters = t.Name, t.Description, schema(t.Parameters)
 	}
 	body := openAIRequest{
 		Model:       model,
 		Messages:    msgs,
+		Tools:       tools,
 		Stream:      true,
 		Temperature: req.Temperature,
 		MaxTokens:   req.MaxTokens,
@@ -79,6 +120,15 @@ func (w openAIWire) encode(req *Request, model string) ([]byte, error) {
 		body.StreamOptions = &streamOptions{IncludeUsage: true}
 	}
 	return json.Marshal(body)
+}
+
+// schema is a tool's parameters, or the schema of no arguments: every API
+// wants an object schema.
+func schema(params json.RawMessage) json.RawMessage {
+	if len(params) == 0 {
+		return json.RawMessage(`{"type":"object","properties":{}}`)
+	}
+	return params
 }
 
 func (openAIWire) newDecoder() decoder { return new(openAIDecoder) }

@@ -9,6 +9,7 @@ package providers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,6 +19,9 @@ import (
 const (
 	RoleUser      = "user"
 	RoleAssistant = "assistant"
+	// RoleTool is a message of tool results, answering the tool calls of
+	// the assistant message before it.
+	RoleTool = "tool"
 )
 
 // Stop reasons reported in Result.StopReason, each provider's own mapped to
@@ -67,10 +71,30 @@ type ToolCall struct {
 	Arguments string // JSON, as the model wrote it
 }
 
+// ToolSpec is a tool offered to the model.
+type ToolSpec struct {
+	Name        string
+	Description string
+	Parameters  json.RawMessage // a JSON Schema of an object; nil for no arguments
+}
+
+// ToolResult is what a tool call gave, to go back to the model.
+type ToolResult struct {
+	CallID  string // the ToolCall's ID
+	Name    string // the tool's
+	Content string
+	IsError bool // the call failed or was refused; the model is told so
+}
+
 // Message is one turn of a conversation in provider-neutral form.
 type Message struct {
 	Role    string
 	Content string
+	// ToolCalls are the calls an assistant message made, after its
+	// Content.
+	ToolCalls []ToolCall
+	// Results are the results of a RoleTool message.
+	Results []ToolResult
 	// Opaque is what the provider that wrote this reply gave in
 	// Result.Opaque (Anthropic's signed thinking blocks, Gemini's thought
 	// signature), to be sent back as its API requires. It is meaningful
@@ -84,6 +108,7 @@ type Request struct {
 	Model       string // empty means the provider's default model
 	System      string
 	Messages    []Message
+	Tools       []ToolSpec // offered to the model; none for a plain reply
 	Temperature *float64
 	MaxTokens   int // 0 means the provider's default
 }

@@ -2,9 +2,11 @@ package providers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -390,4 +392,99 @@ func checkReplay(t *testing.T, name, text string, res *Result, err error, wantTe
 		t.Errorf("err.Error() = %q, want %q", err.Error(), wantMsg)
 	}
 	return e
+}
+
+// TestToolRequest checks a request of a tool loop in each wire format: the
+// tools offered, the reply that called them (with its thinking, for
+// Anthropic and Gemini) and the results going back, one of them failed.
+func TestToolRequest(t *testing.T) {
+	req := &Request{
+		Model: "m",
+		Tools: []ToolSpec{
+			{Name: "read_file", Description: "Read a file.", Parameters: json.RawMessage(`{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}`)},
+			{Name: "list_files"},
+		},
+		Messages: []Message{
+			{Role: RoleUser, Content: "What is in a.txt and b.txt?"},
+			{Role: RoleAssistant, Content: "Let me look.", ToolCalls: []ToolCall{
+				{ID: "call_1", Name: "read_file", Arguments: `{"path": "a.txt"}`},
+				{ID: "call_2", Name: "read_file", Arguments: `{"path": "b.t`}, // cut at the token limit
+			}},
+			{Role: RoleTool, Results: []ToolResult{
+				{CallID: "call_1", Name: "read_file", Content: "hello"},
+				{CallID: "call_2", Name: "read_file", Content: "no such file", IsError: true},
+			}},
+		},
+	}
+	thinking := []byte(`[{"type":"thinking","thinking":"Two files.","signature":"c2ln"}]`)
+	tests := []struct {
+		provider, reply string
+		opaque          []byte
+		body            string
+	}{
+		{
+			provider: "openai", reply: "openai_stream.sse",
+			body: `{"model": "m", "stream": true, "stream_options": {"include_usage": true},
+				"messages": [
+					{"role": "user", "content": "What is in a.txt and b.txt?"},
+					{"role": "assistant", "content": "Let me look.", "tool_calls": [
+						{"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\": \"a.txt\"}"}},
+						{"id": "call_2", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\": \"b.t"}}]},
+					{"role": "tool", "tool_call_id": "call_1", "content": "hello"},
+					{"role": "tool", "tool_call_id": "call_2", "content": "no such file"}],
+				"tools": [
+					{"type": "function", "function": {"name": "read_file", "description": "Read a file.", "parameters": {"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}}},
+					{"type": "function", "function": {"name": "list_files", "parameters": {"type":"object","properties":{}}}}]}`,
+		},
+		{
+			provider: "anthropic", reply: "anthropic_stream.sse", opaque: thinking,
+			body: `{"model": "m", "max_tokens": 4096, "stream": true,
+				"messages": [
+					{"role": "user", "content": "What is in a.txt and b.txt?"},
+					{"role": "assistant", "content": [
+						{"type": "thinking", "thinking": "Two files.", "signature": "c2ln"},
+						{"type": "text", "text": "Let me look."},
+						{"type": "tool_use", "id": "call_1", "name": "read_file", "input": {"path": "a.txt"}},
+						{"type": "tool_use", "id": "call_2", "name": "read_file", "input": {}}]},
+					{"role": "user", "content": [
+						{"type": "tool_result", "tool_use_id": "call_1", "content": "hello"},
+						{"type": "tool_result", "tool_use_id": "call_2", "content": "no such file", "is_error": true}]}],
+				"tools": [
+					{"name": "read_file", "description": "Read a file.", "input_schema": {"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}},
+					{"name": "list_files", "input_schema": {"type":"object","properties":{}}}]}`,
+		},
+		{
+			provider: "gemini", reply: "gemini_stream.sse", opaque: []byte(`{"thoughtSignature":"c2ln"}`),
+			body: `{
+				"contents": [
+					{"role": "user", "parts": [{"text": "What is in a.txt and b.txt?"}]},
+					{"role": "model", "parts": [
+						{"text": "Let me look."},
+						{"functionCall": {"id": "call_1", "name": "read_file", "args": {"path": "a.txt"}}, "thoughtSignature": "c2ln"},
+						{"functionCall": {"id": "call_2", "name": "read_file", "args": {}}}]},
+					{"role": "user", "parts": [
+						{"functionResponse": {"id": "call_1", "name": "read_file", "response": {"result": "hello"}}},
+						{"functionResponse": {"id": "call_2", "name": "read_file", "response": {"error": "no such file"}}}]}],
+				"tools": [{"functionDeclarations": [
+					{"name": "read_file", "description": "Read a file.", "parametersJsonSchema": {"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}},
+					{"name": "list_files", "parametersJsonSchema": {"type":"object","properties":{}}}]}]}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.provider, func(t *testing.T) {
+			f := newFake(t, file(t, tt.reply))
+			env := envFor(tt.provider, f)
+			if tt.provider == "gemini" {
+				env = geminiEnv(f)
+			}
+			r, _ := testRegistry(env, Options{})
+			r2 := *req
+			r2.Messages = slices.Clone(req.Messages)
+			r2.Messages[1].Opaque = tt.opaque
+			if _, _, _, err := collect(t.Context(), provider(t, r, tt.provider), &r2); err != nil {
+				t.Fatal(err)
+			}
+			sameJSON(t, f.requests()[0].body, tt.body)
+		})
+	}
 }
