@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrFormat is returned (wrapped) by Export for a format it does not know.
@@ -52,7 +53,7 @@ type exporter interface {
 
 var formats = map[string]format{
 	"text":     {"role, content", newTextExporter},
-	"markdown": {"role, content, provider, model, interrupted, context, stop_reason, reasoning", newMarkdownExporter},
+	"markdown": {"role, content, provider, model, interrupted, context, stop_reason, reasoning, tool_calls", newMarkdownExporter},
 	"json":     {messageColumns, newJSONExporter},
 }
 
@@ -171,14 +172,50 @@ func (e *markdownExporter) message(m *Message) {
 		// Blank lines around the reasoning let Markdown inside it render.
 		e.block("<details><summary>Reasoning</summary>\n\n", strings.TrimRight(m.Reasoning, "\r\n"), "\n\n</details>")
 	}
-	if strings.TrimSpace(m.Content) != "" {
-		e.block(m.Content)
+	// Each tool call stands where the reply made it, between its texts,
+	// which lose the spaces that joined them.
+	at := 0
+	text := func(end int) {
+		if t := m.Content[at:end]; strings.TrimSpace(t) != "" {
+			if at > 0 {
+				t = strings.TrimLeft(t, " \r\n")
+			}
+			e.block(t)
+		}
+		at = end
 	}
+	for _, c := range m.ToolCalls {
+		text(min(max(c.TextOffset, at), len(m.Content)))
+		e.block(toolCallBlock(c))
+	}
+	text(len(m.Content))
 	if note := stopNotes[m.StopReason]; note != "" {
 		e.block(note)
 	} else if m.Interrupted {
 		e.block("*(interrupted)*")
 	}
+}
+
+// maxShownOutput is how much of a tool's output a markdown export shows.
+const maxShownOutput = 500
+
+// toolCallBlock shows a tool call in markdown: its name, arguments and
+// status, and the start of its output, folded.
+func toolCallBlock(c ToolCall) string {
+	head := fmt.Sprintf("**Tool** `%s` `%s` (%s)", c.Name, c.Arguments, c.Status)
+	if c.Output == "" {
+		return head
+	}
+	out := c.Output
+	if len(out) > maxShownOutput {
+		cut := maxShownOutput
+		for cut > 0 && !utf8.RuneStart(out[cut]) {
+			cut--
+		}
+		out = out[:cut] + "\n…"
+	}
+	f := Fence(out)
+	return head + "\n\n<details><summary>Output</summary>\n\n" + f + "\n" + strings.TrimRight(out, "\n") + "\n" + f + "\n\n</details>"
 }
 
 // stopNotes say how a reply ended, where that is worth saying.
@@ -398,6 +435,31 @@ func (w *jsonWriter) message(m *Message) {
 			w.string(f.k, f.v)
 		}
 	}
+	if len(m.ToolCalls) > 0 {
+		w.key("toolCalls")
+		w.open('[')
+		for i := range m.ToolCalls {
+			w.elem()
+			w.toolCall(&m.ToolCalls[i])
+		}
+		w.close(']')
+	}
+	w.close('}')
+}
+
+func (w *jsonWriter) toolCall(c *ToolCall) {
+	w.open('{')
+	w.string("id", c.ID)
+	w.string("name", c.Name)
+	if c.Server != "" {
+		w.string("server", c.Server)
+	}
+	w.string("arguments", c.Arguments)
+	w.string("status", c.Status)
+	if c.Output != "" {
+		w.string("output", c.Output)
+	}
+	w.int("textOffset", c.TextOffset)
 	w.close('}')
 }
 

@@ -50,7 +50,11 @@ func fixture() (*Session, []Message) {
 		{ID: "m3", Role: RoleUser, CreatedAt: at(2), Content: "And for lines longer than 64 KiB?"},
 		{
 			ID: "m4", Role: RoleAssistant, CreatedAt: at(3), Provider: "anthropic", Model: "claude-sonnet-4-5",
-			Interrupted: true, StopReason: "cancelled", Content: "Give the scanner a bigger buffer with `sc.Buffer(make([]byte, 1<<20), 1<<20)` and",
+			Interrupted: true, StopReason: "cancelled", Content: "Let me check the file. Give the scanner a bigger buffer with `sc.Buffer(make([]byte, 1<<20), 1<<20)` and",
+			ToolCalls: []ToolCall{
+				{ID: "toolu_1", Name: "read_file", Arguments: `{"path":"main.go"}`, Status: "completed", Output: "package main\n\nfunc main() {}\n", TextOffset: 22},
+				{ID: "toolu_2", Name: "fs__write", Server: "fs", Arguments: `{}`, Status: "rejected", Output: "The user declined this call.", TextOffset: 22},
+			},
 		},
 	}
 	return sess, msgs
@@ -514,6 +518,18 @@ func randomMessages(rng *rand.Rand) []Message {
 		if rng.IntN(2) == 0 {
 			m.StopReason, m.Reasoning, m.ReasoningData = randomString(rng), randomString(rng), randomString(rng)
 		}
+		switch rng.IntN(3) {
+		case 0:
+			m.ToolCalls = []ToolCall{}
+		case 1:
+			for range 1 + rng.IntN(2) {
+				c := ToolCall{ID: randomString(rng), Name: randomString(rng), Arguments: randomString(rng), Status: randomString(rng), TextOffset: rng.IntN(1<<20) - 5}
+				if rng.IntN(2) == 0 {
+					c.Server, c.Output = randomString(rng), randomString(rng)
+				}
+				m.ToolCalls = append(m.ToolCalls, c)
+			}
+		}
 	}
 	return msgs
 }
@@ -539,7 +555,8 @@ func TestExportJSONFields(t *testing.T) {
 	for typ, want := range map[reflect.Type]string{
 		reflect.TypeFor[exportFile]():  "version session messages",
 		reflect.TypeFor[Session]():     "id workspace title createdAt updatedAt messageCount current",
-		reflect.TypeFor[Message]():     "id role content createdAt provider,omitempty model,omitempty usage,omitempty interrupted,omitempty context,omitempty stopReason,omitempty reasoning,omitempty reasoningData,omitempty",
+		reflect.TypeFor[Message]():     "id role content createdAt provider,omitempty model,omitempty usage,omitempty interrupted,omitempty context,omitempty stopReason,omitempty reasoning,omitempty reasoningData,omitempty toolCalls,omitempty",
+		reflect.TypeFor[ToolCall]():    "id name server,omitempty arguments status output,omitempty textOffset",
 		reflect.TypeFor[Usage]():       "inputTokens outputTokens",
 		reflect.TypeFor[ContextItem](): "uri text languageId,omitempty range,omitempty",
 		reflect.TypeFor[Range]():       "start end",

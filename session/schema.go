@@ -88,6 +88,17 @@ ALTER TABLE messages ADD COLUMN stop_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN reasoning_data TEXT NOT NULL DEFAULT '';
 `,
+	// 5: tools: the calls a reply made (JSON), and the tools a workspace
+	// always allows or always refuses.
+	`
+ALTER TABLE messages ADD COLUMN tool_calls TEXT;
+CREATE TABLE tool_permissions (
+	workspace TEXT NOT NULL,
+	tool      TEXT NOT NULL,
+	decision  TEXT NOT NULL,
+	PRIMARY KEY (workspace, tool)
+);
+`,
 }
 
 // errNotStore is returned by schemaVersion for an SQLite file that some other

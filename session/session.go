@@ -48,6 +48,26 @@ type Message struct {
 	// (signed thinking blocks, thought signatures), which it needs back
 	// with the reply in later requests. Never shown.
 	ReasoningData string `json:"reasoningData,omitempty"`
+	// ToolCalls are the tools the reply called, in order.
+	ToolCalls []ToolCall `json:"toolCalls,omitempty"`
+}
+
+// ToolCall is a call of a tool that a reply made, and what came of it.
+type ToolCall struct {
+	// ID is the provider's id of the call; Gemini's may be empty.
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Server    string `json:"server,omitempty"` // the MCP server, or "" for a built-in tool
+	Arguments string `json:"arguments"`        // JSON, as the model wrote it
+	// Status is "completed", "failed" (the tool errored), "rejected" (by
+	// the user or the policy) or, for a reply cut short, "pending" or
+	// "running".
+	Status string `json:"status"`
+	// Output is what went back to the model.
+	Output string `json:"output,omitempty"`
+	// TextOffset is how much of the message's content (in bytes) came
+	// before the call: where the reply stopped to make it.
+	TextOffset int `json:"textOffset"`
 }
 
 // Usage counts the tokens of one reply.

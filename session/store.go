@@ -493,7 +493,7 @@ func messages(ctx context.Context, q querier, sess *Session) ([]Message, error) 
 }
 
 // messageColumns are the columns of messages a Message is read from.
-const messageColumns = "id, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context, stop_reason, reasoning, reasoning_data"
+const messageColumns = "id, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context, stop_reason, reasoning, reasoning_data, tool_calls"
 
 // eachMessage calls fn with each message of session id in order, read from
 // columns (some of messageColumns, in any order); the fields of the others
@@ -515,11 +515,12 @@ func eachMessage(ctx context.Context, q querier, id, columns string, fn func(*Me
 		created sql.NullInt64
 		in, out sql.NullInt64
 		items   sql.RawBytes
+		calls   sql.RawBytes
 	)
 	fields := map[string]any{
 		"id": &m.ID, "role": &m.Role, "content": &m.Content, "created_at": &created, "provider": &m.Provider, "model": &m.Model,
 		"input_tokens": &in, "output_tokens": &out, "interrupted": &m.Interrupted, "context": &items,
-		"stop_reason": &m.StopReason, "reasoning": &m.Reasoning, "reasoning_data": &m.ReasoningData,
+		"stop_reason": &m.StopReason, "reasoning": &m.Reasoning, "reasoning_data": &m.ReasoningData, "tool_calls": &calls,
 	}
 	var dest []any
 	for c := range strings.SplitSeq(columns, ", ") {
@@ -539,6 +540,11 @@ func eachMessage(ctx context.Context, q querier, id, columns string, fn func(*Me
 		if items != nil {
 			if err := json.Unmarshal(items, &m.Context); err != nil {
 				return fmt.Errorf("message %d of session %s: context: %w", n, id, err)
+			}
+		}
+		if calls != nil {
+			if err := json.Unmarshal(calls, &m.ToolCalls); err != nil {
+				return fmt.Errorf("message %d of session %s: tool calls: %w", n, id, err)
 			}
 		}
 		if err := fn(&m); err != nil {
@@ -612,8 +618,8 @@ func firstUserTitle(ctx context.Context, tx *sql.Tx, id string) (string, error) 
 // Put stores msgs in session sessionID, in one transaction. A message whose
 // ID is new is appended after the session's last message; one already in
 // the session keeps its place and takes the new content, usage,
-// interrupted flag, provider, model, stop reason and reasoning, which is
-// how a reply is saved while it streams. Put fills in an empty ID with NewID and a zero CreatedAt with
+// interrupted flag, provider, model, stop reason, reasoning and tool calls,
+// which is how a reply is saved while it streams. Put fills in an empty ID with NewID and a zero CreatedAt with
 // the current time, in msgs themselves. The session's UpdatedAt becomes now,
 // and a session without a title gets the first user message as its title.
 //
@@ -759,6 +765,12 @@ func put(ctx context.Context, tx *sql.Tx, sessionID string, now time.Time, msgs 
 			in = sql.NullInt64{Int64: int64(m.Usage.InputTokens), Valid: true}
 			out = sql.NullInt64{Int64: int64(m.Usage.OutputTokens), Valid: true}
 		}
+		var calls []byte
+		if len(m.ToolCalls) > 0 {
+			if calls, err = json.Marshal(m.ToolCalls); err != nil {
+				return err
+			}
+		}
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT session_id FROM messages WHERE id = ?`, m.ID).Scan(&owner)
 		switch {
@@ -771,10 +783,10 @@ func put(ctx context.Context, tx *sql.Tx, sessionID string, now time.Time, msgs 
 			}
 			_, err = tx.ExecContext(ctx, `
 INSERT INTO messages (id, session_id, seq, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context,
-	stop_reason, reasoning, reasoning_data)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	stop_reason, reasoning, reasoning_data, tool_calls)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				m.ID, sessionID, next, m.Role, m.Content, m.CreatedAt.UnixMilli(), m.Provider, m.Model, in, out, m.Interrupted, items,
-				m.StopReason, m.Reasoning, m.ReasoningData)
+				m.StopReason, m.Reasoning, m.ReasoningData, calls)
 			next++
 			added++
 		case err != nil:
@@ -783,9 +795,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		default:
 			_, err = tx.ExecContext(ctx, `
 UPDATE messages SET content = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?, interrupted = ?,
-	stop_reason = ?, reasoning = ?, reasoning_data = ?
+	stop_reason = ?, reasoning = ?, reasoning_data = ?, tool_calls = ?
 WHERE id = ?`,
-				m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.StopReason, m.Reasoning, m.ReasoningData, m.ID)
+				m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.StopReason, m.Reasoning, m.ReasoningData, calls, m.ID)
 		}
 		if err != nil {
 			return err
