@@ -1,6 +1,7 @@
 // The chat webview's script (bundled to dist/chat.js): draws the transcript
-// the extension sends, renders replies as Markdown while they stream, and
-// sends the prompt box back.
+// the extension sends, renders replies as Markdown while they stream (a
+// reply's reasoning in a "Thinking" block above its answer), and sends the
+// prompt box back.
 
 import type { FromWebview, Item, PanelCommand, ToWebview } from '../src/messages';
 import { renderMarkdown } from './markdown';
@@ -21,8 +22,17 @@ const input = byId<HTMLTextAreaElement>('input');
 const sendButton = byId<HTMLButtonElement>('send');
 const stopButton = byId<HTMLButtonElement>('stop');
 
-/** Items by id, with their elements and what is still to be drawn. */
-const items = new Map<string, { item: Item; el: HTMLElement; dirty: boolean }>();
+/** An item, its element, and whether it is still to be drawn. */
+interface Entry {
+	item: Item;
+	el: HTMLElement;
+	dirty: boolean;
+	/** The user opened (true) or closed (false) the reply's Thinking block: it stays so. */
+	thinkingOpen?: boolean;
+}
+
+/** Items by id. */
+const items = new Map<string, Entry>();
 let streaming = false;
 let frame = 0;
 
@@ -91,7 +101,11 @@ window.addEventListener('message', (e: MessageEvent<ToWebview>) => {
 		case 'append': {
 			const entry = items.get(msg.id);
 			if (entry) {
-				entry.item.text += msg.text;
+				if (msg.part === 'reasoning') {
+					entry.item.reasoning = (entry.item.reasoning ?? '') + msg.text;
+				} else {
+					entry.item.text += msg.text;
+				}
 				entry.dirty = true;
 				schedule();
 			}
@@ -167,7 +181,7 @@ function flush(): void {
 	const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
 	for (const entry of items.values()) {
 		if (entry.dirty) {
-			draw(entry.el, entry.item);
+			draw(entry);
 			entry.dirty = false;
 		}
 	}
@@ -182,10 +196,15 @@ function flush(): void {
 	}
 }
 
-function draw(el: HTMLElement, item: Item): void {
+function draw(entry: Entry): void {
+	const { el, item } = entry;
+	/** Only reasoning has arrived so far: the answer has not started. */
+	const reasoningNow = !!item.streaming && !!item.reasoning && !item.text;
 	el.className = `message ${item.role}`;
 	el.classList.toggle('streaming', !!item.streaming);
+	el.classList.toggle('reasoning-streaming', reasoningNow);
 	el.classList.toggle('interrupted', !!item.interrupted);
+	el.classList.toggle('stopped', !!item.stopped);
 	el.dataset.role = item.role;
 
 	const head = document.createElement('div');
@@ -219,7 +238,17 @@ function draw(el: HTMLElement, item: Item): void {
 		}
 		parts.push(ctx);
 	}
+	if (item.role === 'assistant' && item.reasoning) {
+		parts.push(thinking(entry, reasoningNow));
+	}
 	parts.push(body);
+	if (item.stopped) {
+		const note = document.createElement('div');
+		note.className = 'note stop';
+		note.dataset.stop = item.stopped;
+		note.textContent = item.stopped === 'refusal' ? 'The model declined to answer.' : "Stopped by the provider's content filter.";
+		parts.push(note);
+	}
 	if (item.interrupted) {
 		const note = document.createElement('div');
 		note.className = 'note';
@@ -227,6 +256,29 @@ function draw(el: HTMLElement, item: Item): void {
 		parts.push(note);
 	}
 	el.replaceChildren(...parts);
+}
+
+/**
+ * thinking is a reply's reasoning, in a block of its own above the answer:
+ * open while the reasoning streams, closed once the answer starts (and in
+ * replies already done), unless the user opened or closed it.
+ */
+function thinking(entry: Entry, reasoningNow: boolean): HTMLElement {
+	const details = document.createElement('details');
+	details.className = 'thinking';
+	details.open = entry.thinkingOpen ?? reasoningNow;
+	const summary = document.createElement('summary');
+	summary.textContent = 'Thinking';
+	// A click (or Enter, or Space) on the summary is the user's; the block
+	// is drawn again with each delta, so their choice is kept in the entry.
+	summary.addEventListener('click', () => {
+		entry.thinkingOpen = !details.open;
+	});
+	const text = document.createElement('div');
+	text.className = 'reasoning markdown';
+	text.innerHTML = renderMarkdown(entry.item.reasoning ?? '');
+	details.append(summary, text);
+	return details;
 }
 
 flush();

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as rpc from 'vscode-jsonrpc/node';
 
 import type {
+	CancelledData,
 	ChatDefaults,
 	Delta,
 	ExportFormat,
@@ -60,8 +61,10 @@ export class DaemonError extends Error {
 
 /** SendOptions are the editor's side of one chat/send. */
 export interface SendOptions {
-	/** Called for each chat/delta of this reply, in order. */
+	/** Called for each chat/delta of this reply (the answer), in order. */
 	onDelta?: (delta: Delta) => void;
+	/** Called for each chat/reasoning of this reply (the model's reasoning, never part of the answer), in order. */
+	onReasoning?: (reasoning: Delta) => void;
 	/** Cancelling it sends $/cancelRequest; the send then rejects with a ResponseError of code -32800. */
 	token?: rpc.CancellationToken;
 }
@@ -91,7 +94,8 @@ class Daemon {
 	readonly gone: Promise<never>;
 	/** Set while a chat/send is being written: receives its request id. */
 	claim?: (id: number | string) => void;
-	readonly routes = new Map<number | string, (d: Delta) => void>();
+	/** The streaming chat/sends by request id: where their notifications go. */
+	readonly routes = new Map<number | string, Pick<SendOptions, 'onDelta' | 'onReasoning'>>();
 	stopping = false;
 	initialized = false;
 	private stderrTail = '';
@@ -103,7 +107,7 @@ class Daemon {
 		const sender: rpc.CancellationSenderStrategy = {
 			// vscode-jsonrpc calls this with each request as it is sent: the
 			// only place that tells a chat/send's id, which its chat/delta
-			// notifications carry as requestId.
+			// and chat/reasoning notifications carry as requestId.
 			enableCancellation: (req) => {
 				if (req.method === 'chat/send' && this.claim && req.id !== null) {
 					this.claim(req.id);
@@ -119,7 +123,8 @@ class Daemon {
 			undefined,
 			{ cancellationStrategy: { receiver: rpc.CancellationReceiverStrategy.Message, sender } },
 		);
-		this.conn.onNotification('chat/delta', (d: Delta) => this.routes.get(d.requestId)?.(d));
+		this.conn.onNotification('chat/delta', (d: Delta) => this.routes.get(d.requestId)?.onDelta?.(d));
+		this.conn.onNotification('chat/reasoning', (d: Delta) => this.routes.get(d.requestId)?.onReasoning?.(d));
 		// The daemon also writes these lines to stderr, which onLog gets.
 		this.conn.onNotification('window/logMessage', () => undefined);
 		this.conn.onError(() => undefined);
@@ -319,17 +324,18 @@ export class Client {
 	}
 
 	/**
-	 * send asks for a reply, streaming it to onDelta, and resolves with the
-	 * whole reply. It rejects with a ResponseError (code -32800 when
-	 * cancelled, -32001 when the provider failed) or a DaemonError.
+	 * send asks for a reply, streaming its answer to onDelta and its
+	 * reasoning to onReasoning, and resolves with the whole reply. It
+	 * rejects with a ResponseError (code -32800 when cancelled, -32001 when
+	 * the provider failed) or a DaemonError.
 	 */
 	async send(params: SendParams, opts: SendOptions = {}): Promise<SendResult> {
 		const d = await this.ready();
 		let id: number | string | undefined;
 		d.claim = (reqId) => {
 			id = reqId;
-			if (opts.onDelta) {
-				d.routes.set(reqId, opts.onDelta);
+			if (opts.onDelta || opts.onReasoning) {
+				d.routes.set(reqId, { onDelta: opts.onDelta, onReasoning: opts.onReasoning });
 			}
 		};
 		try {
@@ -413,7 +419,7 @@ export function workspaceURI(ws: string): string {
 }
 
 /** isCancelled tells whether err is a chat/send answered as cancelled. */
-export function isCancelled(err: unknown): err is rpc.ResponseError<{ sessionId: string; messageId: string; text: string }> {
+export function isCancelled(err: unknown): err is rpc.ResponseError<CancelledData> {
 	return err instanceof rpc.ResponseError && err.code === -32800;
 }
 

@@ -12,6 +12,8 @@ export interface Settings {
 	model: string;
 	temperature: number | null;
 	system: string;
+	/** Show a reply's reasoning in the chat. */
+	showReasoning: boolean;
 }
 
 export function readSettings(): Settings {
@@ -22,6 +24,7 @@ export function readSettings(): Settings {
 		model: c.get<string>('model')?.trim() ?? '',
 		temperature: c.get<number | null>('temperature') ?? null,
 		system: c.get<string>('system') ?? '',
+		showReasoning: c.get<boolean>('showReasoning') ?? true,
 	};
 }
 

@@ -112,6 +112,9 @@ export function activate(context: vscode.ExtensionContext): void {
 			if (e.affectsConfiguration('tinychat')) {
 				chat.refreshModel();
 			}
+			if (e.affectsConfiguration('tinychat.showReasoning')) {
+				chat.refreshReasoning();
+			}
 		}),
 	);
 }

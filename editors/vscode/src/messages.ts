@@ -8,6 +8,8 @@ export interface Item {
 	role: 'user' | 'assistant' | 'error';
 	/** Markdown for assistant replies, plain text otherwise. */
 	text: string;
+	/** An assistant reply's reasoning (Markdown), shown apart from its text. */
+	reasoning?: string;
 	/** Labels of the context sent with a user message ("main.go:10-20"). */
 	context?: string[];
 	/** Who answered ("openai · gpt-4o-mini"). */
@@ -16,6 +18,8 @@ export interface Item {
 	streaming?: boolean;
 	/** The reply was cut short (cancelled, failed, or the daemon stopped). */
 	interrupted?: boolean;
+	/** The reply ended because the model declined, or the provider's content filter stopped it. */
+	stopped?: 'refusal' | 'content_filter';
 }
 
 /** The commands the panel's header buttons run. */
@@ -25,8 +29,8 @@ export type ToWebview =
 	/** Replace everything: a session was opened, or the webview (re)loaded. */
 	| { type: 'reset'; title: string; items: Item[]; streaming: boolean; model: string }
 	| { type: 'add'; item: Item }
-	/** Text streamed onto the end of an item. */
-	| { type: 'append'; id: string; text: string }
+	/** Text streamed onto the end of an item's text, or of its reasoning. */
+	| { type: 'append'; id: string; text: string; part?: 'reasoning' }
 	/** An item's final state. */
 	| { type: 'update'; item: Item }
 	| { type: 'streaming'; streaming: boolean }

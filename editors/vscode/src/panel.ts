@@ -11,10 +11,12 @@ import {
 	ResponseError,
 	errorMessage,
 	isCancelled,
+	type CancelledData,
 	type Client,
 	type ContextItem,
 	type Message,
 	type ProviderErrorData,
+	type StoredStopReason,
 } from './client';
 import { chatOptions, modelLabel, readSettings } from './config';
 import { contextLabel } from './context';
@@ -39,6 +41,8 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 	/** Bumped whenever the transcript is replaced, so a late reply does not write into another session. */
 	private generation = 0;
 	private nextId = 0;
+	/** tinychat.showReasoning: whether the webviews get the replies' reasoning. */
+	private showReasoning = readSettings().showReasoning;
 	private readonly streamingChanged = new vscode.EventEmitter<boolean>();
 	/** Fires true when a reply starts streaming and false when it ends. */
 	readonly onDidChangeStreaming = this.streamingChanged.event;
@@ -175,11 +179,20 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		}
 	}
 
+	/** shown is an item as the webviews get it: without its reasoning when tinychat.showReasoning is off. */
+	private shown(item: Item): Item {
+		if (item.reasoning === undefined || this.showReasoning) {
+			return item;
+		}
+		const { reasoning: _, ...rest } = item;
+		return rest;
+	}
+
 	private snapshot(): ToWebview {
 		return {
 			type: 'reset',
 			title: this.title(),
-			items: this.items,
+			items: this.items.map((i) => this.shown(i)),
 			streaming: this.stream !== undefined,
 			model: modelLabel(readSettings()),
 		};
@@ -223,6 +236,15 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 	/** refreshModel shows the model the settings now choose. */
 	refreshModel(): void {
 		this.post({ type: 'model', label: modelLabel(readSettings()) });
+	}
+
+	/** refreshReasoning draws the transcript again if tinychat.showReasoning changed, with or without the reasoning. */
+	refreshReasoning(): void {
+		const show = readSettings().showReasoning;
+		if (show !== this.showReasoning) {
+			this.showReasoning = show;
+			this.post(this.snapshot());
+		}
 	}
 
 	/**
@@ -274,14 +296,30 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 						reply.text += d.text;
 						this.post({ type: 'append', id: reply.id, text: d.text });
 					},
+					onReasoning: (d) => {
+						if (!live()) {
+							return;
+						}
+						this.adoptSession(d.sessionId, text);
+						reply.reasoning = (reply.reasoning ?? '') + d.text;
+						if (this.showReasoning) {
+							this.post({ type: 'append', id: reply.id, text: d.text, part: 'reasoning' });
+						}
+					},
 				},
 			);
 			if (!live()) {
 				return;
 			}
 			this.adoptSession(res.sessionId, text);
-			Object.assign(reply, { text: res.text, meta: `${res.provider} · ${res.model}`, streaming: false });
-			this.post({ type: 'update', item: reply });
+			Object.assign(reply, {
+				text: res.text,
+				reasoning: res.reasoning ?? reply.reasoning,
+				stopped: stoppedBy(res.stopReason),
+				meta: `${res.provider} · ${res.model}`,
+				streaming: false,
+			});
+			this.post({ type: 'update', item: this.shown(reply) });
 			void this.refreshTitle(client, res.sessionId);
 		} catch (err) {
 			if (!live()) {
@@ -289,25 +327,30 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 			}
 			reply.streaming = false;
 			if (isCancelled(err)) {
-				const data = err.data as { sessionId?: string; text?: string } | undefined;
+				const data = err.data as Partial<CancelledData> | undefined;
 				if (data?.sessionId) {
 					this.adoptSession(data.sessionId, text);
 				}
 				reply.text = data?.text ?? reply.text;
+				reply.reasoning = data?.reasoning ?? reply.reasoning;
 				reply.interrupted = true;
-				this.post({ type: 'update', item: reply });
+				this.post({ type: 'update', item: this.shown(reply) });
 				return;
 			}
-			if (reply.text) {
+			const data = err instanceof ResponseError ? (err.data as Partial<ProviderErrorData> | undefined) : undefined;
+			reply.text = data?.text || reply.text;
+			reply.reasoning = data?.reasoning || reply.reasoning;
+			// The daemon keeps a reply of which some text or reasoning
+			// arrived, unless it says it kept nothing (userMessage).
+			if ((reply.text || reply.reasoning) && data?.userMessage === undefined) {
 				reply.interrupted = true;
-				this.post({ type: 'update', item: reply });
+				this.post({ type: 'update', item: this.shown(reply) });
 				this.addError(this.describe(err));
 			} else {
 				this.items.splice(this.items.indexOf(reply), 1);
 				this.addError(this.describe(err), reply.id);
 			}
 			// The daemon keeps no message that got no reply: offer it again.
-			const data = err instanceof ResponseError ? (err.data as ProviderErrorData | undefined) : undefined;
 			if (!reply.text && (data?.userMessage || err instanceof DaemonError)) {
 				this.post({ type: 'restorePrompt', text: data?.userMessage ?? text });
 			}
@@ -396,7 +439,14 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 			return this.newItem({ role: 'user', text: m.content, context: m.context?.map(contextLabel) });
 		}
 		const meta = [m.provider, m.model].filter(Boolean).join(' · ') || undefined;
-		return this.newItem({ role: 'assistant', text: m.content, meta, interrupted: m.interrupted });
+		return this.newItem({
+			role: 'assistant',
+			text: m.content,
+			reasoning: m.reasoning || undefined,
+			meta,
+			interrupted: m.interrupted || m.stopReason === 'cancelled' || m.stopReason === 'error' || undefined,
+			stopped: stoppedBy(m.stopReason),
+		});
 	}
 
 	dispose(): void {
@@ -404,4 +454,9 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		this.panel?.dispose();
 		this.streamingChanged.dispose();
 	}
+}
+
+/** stoppedBy is the note a reply that ended for stopReason gets, if any. */
+function stoppedBy(stopReason: StoredStopReason | undefined): Item['stopped'] {
+	return stopReason === 'refusal' || stopReason === 'content_filter' ? stopReason : undefined;
 }

@@ -36,6 +36,8 @@ export interface InitializeResult {
 			exportFormats: string[];
 			cancel: boolean;
 			streaming: string;
+			/** true: a reply's reasoning comes apart from its answer (chat/reasoning, `reasoning` fields). */
+			reasoning?: boolean;
 		};
 	};
 }
@@ -70,17 +72,35 @@ export interface Usage {
 	outputTokens: number;
 }
 
+/**
+ * Why a reply ended, as chat/send answers it. "refusal": the model
+ * declined, and its refusal is the reply's text; "content_filter": the
+ * provider's filter cut or blocked the reply, whose text may be partial or
+ * empty. Either is a result, not an error: the reply is stored.
+ */
+export type StopReason = 'end' | 'max_tokens' | 'refusal' | 'content_filter';
+
+/** Why a stored reply ended (session/get): a {@link StopReason}, or how it failed. */
+export type StoredStopReason = StopReason | 'cancelled' | 'error';
+
 export interface SendResult {
 	sessionId: string;
 	messageId: string;
+	/** The answer: the chat/delta texts joined. */
 	text: string;
+	/** The model's reasoning: the chat/reasoning texts joined; absent when there was none. */
+	reasoning?: string;
 	provider: string;
 	model: string;
-	stopReason: 'end' | 'max_tokens' | 'cancelled' | 'error';
+	stopReason: StopReason;
 	usage: Usage;
 }
 
-/** The params of a `chat/delta` notification. */
+/**
+ * The params of a `chat/delta` notification (the answer) and of a
+ * `chat/reasoning` one (the model's reasoning). Each has its own seq,
+ * from 0; the daemon never mixes one into the other.
+ */
 export interface Delta {
 	requestId: number | string;
 	sessionId: string;
@@ -94,10 +114,18 @@ export interface CancelledData {
 	sessionId: string;
 	messageId: string;
 	text: string;
+	/** The reasoning as far as it got, when some had arrived. */
+	reasoning?: string;
 }
 
 /** The data of a -32001 answer. */
 export interface ProviderErrorData {
+	sessionId?: string;
+	messageId?: string;
+	/** The reply as far as it got. */
+	text?: string;
+	/** The reasoning as far as it got, when some had arrived. */
+	reasoning?: string;
 	provider: string;
 	status: number;
 	type: string;
@@ -127,6 +155,10 @@ export interface Message {
 	model?: string;
 	usage?: Usage;
 	interrupted?: boolean;
+	/** Why an assistant message ended; absent on user messages and on messages stored by older daemons. */
+	stopReason?: StoredStopReason;
+	/** An assistant message's reasoning, when it had some. */
+	reasoning?: string;
 	context?: ContextItem[];
 }
 

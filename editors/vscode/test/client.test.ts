@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { CancellationTokenSource, DaemonError, ResponseError, type Delta, type ProviderErrorData } from '../src/client';
+import { CancellationTokenSource, DaemonError, ResponseError, type CancelledData, type Delta, type ProviderErrorData } from '../src/client';
 import { newFixture, startFakeProvider, type FakeProvider, type Fixture } from './daemon';
 
 /** collect returns an onDelta that keeps the deltas, and calls after(n) once n arrived. */
@@ -49,6 +49,7 @@ describe('client with the echo provider', () => {
 		assert.equal(res.protocolVersion, 1);
 		assert.ok(res.capabilities.chat.providers.includes('echo'));
 		assert.deepEqual(res.capabilities.chat.exportFormats, ['text', 'markdown', 'json']);
+		assert.equal(res.capabilities.chat.reasoning, true, 'the daemon says it sends reasoning apart (chat/reasoning)');
 		assert.ok(f.client.pid! > 0);
 	});
 
@@ -198,6 +199,114 @@ describe('client with the fake OpenAI provider', () => {
 		assert.equal(err.code, -32005);
 		cts.cancel();
 		assert.equal(((await rejection(first)) as ResponseError<unknown>).code, -32800);
+	});
+
+	it('delivers reasoning (chat/reasoning) and answer (chat/delta) apart, each in its own order', async () => {
+		const answer = collect();
+		const reasoning = collect();
+		const res = await f.client.send({ message: 'think 3', provider: 'openai' }, { onDelta: answer.onDelta, onReasoning: reasoning.onDelta });
+		assert.equal(res.stopReason, 'end');
+		assert.equal(res.text, 'w0 w1 w2 ', 'the result text is the answer alone');
+		assert.equal(res.reasoning, 't0 t1 t2 ', 'the result carries the reasoning');
+		assert.equal(joined(answer.deltas), 'w0 w1 w2 ', 'the chat/delta texts join to the answer, without reasoning');
+		assert.equal(joined(reasoning.deltas), 't0 t1 t2 ', 'the chat/reasoning texts join to the reasoning, without answer');
+		for (const [name, deltas] of [
+			['chat/delta', answer.deltas],
+			['chat/reasoning', reasoning.deltas],
+		] as const) {
+			assert.ok(deltas.length > 0, `no ${name} notification reached the send`);
+			assert.deepEqual(
+				deltas.map((d) => d.seq),
+				deltas.map((_, i) => i),
+				`${name} seq counts 0, 1, 2... on its own`,
+			);
+			for (const d of deltas) {
+				assert.equal(d.sessionId, res.sessionId, `${name} names the reply's session`);
+				assert.equal(d.messageId, res.messageId, `${name} names the reply's message`);
+				assert.equal(d.requestId, answer.deltas[0].requestId, `${name} carries the send's request id`);
+			}
+		}
+
+		const got = await f.client.getSession(res.sessionId);
+		const last = got.messages[got.messages.length - 1];
+		assert.equal(last.role, 'assistant');
+		assert.equal(last.content, 'w0 w1 w2 ', 'the stored message is the answer alone');
+		assert.equal(last.reasoning, 't0 t1 t2 ', 'the stored message keeps the reasoning');
+		assert.equal(last.stopReason, 'end');
+		assert.equal(got.messages[got.messages.length - 2].stopReason, undefined, 'a user message has no stopReason');
+	});
+
+	it('routes the reasoning of parallel replies to their own sends', async () => {
+		const a = await f.client.newSession({ title: 'a' });
+		const b = await f.client.newSession({ title: 'b' });
+		const ra = collect();
+		const rb = collect();
+		const [resA, resB] = await Promise.all([
+			f.client.send({ message: 'think 2', provider: 'openai', sessionId: a.id }, { onReasoning: ra.onDelta }),
+			f.client.send({ message: 'think 4', provider: 'openai', sessionId: b.id }, { onReasoning: rb.onDelta }),
+		]);
+		assert.equal(joined(ra.deltas), 't0 t1 ', "the first send gets its own reply's chat/reasoning");
+		assert.equal(joined(rb.deltas), 't0 t1 t2 t3 ', "the second send gets its own reply's chat/reasoning");
+		assert.equal(resA.reasoning, 't0 t1 ');
+		assert.equal(resB.reasoning, 't0 t1 t2 t3 ');
+		assert.ok(ra.deltas.every((d) => d.sessionId === a.id), 'chat/reasoning of session a only');
+		assert.ok(rb.deltas.every((d) => d.sessionId === b.id), 'chat/reasoning of session b only');
+	});
+
+	it('answers a reply with no reasoning without a reasoning field or notification', async () => {
+		const reasoning = collect();
+		const res = await f.client.send({ message: 'slow 2', provider: 'openai' }, { onReasoning: reasoning.onDelta });
+		assert.equal(res.text, 'w0 w1 ');
+		assert.equal(reasoning.deltas.length, 0, 'no chat/reasoning for a reply without reasoning');
+		assert.ok(!('reasoning' in res), `reasoning is omitted when there is none, got ${JSON.stringify(res.reasoning)}`);
+	});
+
+	it('ends a refusal with stopReason "refusal", its text the answer, and stores it so', async () => {
+		const { deltas, onDelta } = collect();
+		const res = await f.client.send({ message: 'refuse', provider: 'openai' }, { onDelta });
+		assert.equal(res.stopReason, 'refusal', 'a refusal is a result with stopReason "refusal", not an error');
+		assert.equal(res.text, "I'm sorry, I can't help with that.");
+		assert.equal(joined(deltas), res.text, 'the refusal text streams as chat/delta');
+		const got = await f.client.getSession(res.sessionId);
+		const last = got.messages[got.messages.length - 1];
+		assert.equal(last.content, res.text);
+		assert.equal(last.stopReason, 'refusal', 'session/get names the stored refusal');
+	});
+
+	it('ends a filtered reply with stopReason "content_filter" and stores it so', async () => {
+		const { deltas, onDelta } = collect();
+		const res = await f.client.send({ message: 'filter', provider: 'openai' }, { onDelta });
+		assert.equal(res.stopReason, 'content_filter', 'a filtered reply is a result with stopReason "content_filter", not an error');
+		assert.equal(res.text, 'Partial ');
+		assert.equal(joined(deltas), res.text);
+		const got = await f.client.getSession(res.sessionId);
+		const last = got.messages[got.messages.length - 1];
+		assert.equal(last.content, 'Partial ');
+		assert.equal(last.stopReason, 'content_filter', 'session/get names the stored filtered reply');
+	});
+
+	it('keeps the reasoning of a reply cancelled while it answers', async () => {
+		// 40 reasoning deltas, then 40 answer deltas: cancelled at the second of those.
+		const all = Array.from({ length: 40 }, (_, i) => `t${i} `).join('');
+		const cts = new CancellationTokenSource();
+		const reasoning = collect();
+		const answer = collect({ n: 2, then: () => cts.cancel() });
+		const err = await rejection(
+			f.client.send({ message: 'think 40', provider: 'openai' }, { onDelta: answer.onDelta, onReasoning: reasoning.onDelta, token: cts.token }),
+		);
+		assert.ok(err instanceof ResponseError, `expected a ResponseError, got ${err}`);
+		assert.equal(err.code, -32800);
+		const data = err.data as CancelledData;
+		assert.equal(joined(reasoning.deltas), all, 'the chat/reasoning texts before the answer join to the reasoning');
+		assert.equal(data.reasoning, all, 'the -32800 data carries the reasoning that had arrived');
+		assert.ok(data.text.startsWith('w0 w1 '), `partial text ${JSON.stringify(data.text)}`);
+		assert.ok(!data.text.includes('t0'), 'the partial text is the answer alone');
+		const got = await f.client.getSession(data.sessionId);
+		const last = got.messages[got.messages.length - 1];
+		assert.equal(last.interrupted, true);
+		assert.equal(last.content, data.text);
+		assert.equal(last.reasoning, data.reasoning);
+		assert.equal(last.stopReason, 'cancelled');
 	});
 
 	it("surfaces the provider's error with its message", async () => {

@@ -206,6 +206,30 @@ async function screenshot(name) {
 	log(`screenshot ${path.relative(process.cwd(), file)}`);
 }
 
+/**
+ * see waits for locator to reach state (visible by default) and fails
+ * saying what was expected, rather than with Playwright's bare timeout.
+ */
+async function see(locator, what, { timeout = 20000, state = 'visible' } = {}) {
+	try {
+		await locator.waitFor({ state, timeout });
+	} catch (err) {
+		throw new Error(`e2e: expected ${what} within ${timeout} ms (${String(err.message).split('\n')[0]})`);
+	}
+}
+
+/**
+ * ask sends text from the prompt box and returns the reply's element: the
+ * assistant message after those already in the panel.
+ */
+async function ask(text) {
+	const before = await chat.locator('.message.assistant').count();
+	await chat.locator('#input').fill(text);
+	await chat.locator('#input').press('Enter');
+	return chat.locator('.message.assistant').nth(before);
+}
+
+
 describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 	before(async () => {
 		// The fake OpenAI-compatible provider.
@@ -387,6 +411,61 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		await screenshot('chat');
 	});
 
+	it("shows a reply's reasoning in a Thinking block above its answer, collapsed once the answer is in", async () => {
+		const reply = await ask('think 3');
+		await see(reply.locator('.meta', { hasText: 'openai' }), 'the think 3 reply to finish');
+		const thinking = reply.locator('details.thinking');
+		assert.equal(await thinking.count(), 1, 'the reply has one Thinking block');
+		assert.equal((await thinking.locator('summary').textContent()).trim(), 'Thinking');
+		assert.equal(await thinking.evaluate((d) => d.open), false, 'the Thinking block is collapsed once the answer is in');
+		const order = await reply.evaluate((el) => [...el.children].map((c) => c.classList[0]));
+		assert.ok(order.indexOf('thinking') >= 0 && order.indexOf('thinking') < order.indexOf('body'), `the Thinking block is above the answer: ${order}`);
+		assert.equal((await reply.locator('.body').textContent()).trim(), 'w0 w1 w2', 'the answer is the answer deltas alone, no reasoning in it');
+		assert.equal((await thinking.locator('.reasoning').textContent()).trim(), 't0 t1 t2', 'the Thinking block holds the reasoning');
+		assert.equal(await reply.locator('.note').count(), 0, 'a reply that ended normally has no note');
+		// It is a working disclosure: a click opens it.
+		await thinking.locator('summary').click();
+		await see(thinking.locator('.reasoning', { hasText: 't0 t1 t2' }), 'the reasoning shown once Thinking is clicked', { timeout: 5000 });
+		await thinking.locator('summary').click();
+		await see(thinking.locator('.reasoning'), 'the reasoning hidden again by a second click', { timeout: 5000, state: 'hidden' });
+	});
+
+	it('keeps the Thinking block open while the reasoning streams and collapses it when the answer starts', async () => {
+		// 40 reasoning deltas, then 40 answer deltas, 40 ms apart.
+		const reply = await ask('think 40');
+		await see(reply.locator('details.thinking[open] .reasoning', { hasText: 't3' }), 'an open Thinking block while the reasoning streams');
+		assert.equal((await reply.locator('.body').textContent()).trim(), '', 'no answer while only reasoning has arrived');
+		await screenshot('thinking');
+		// One state of the page: still streaming, the answer begun, the block closed.
+		await see(
+			chat.locator('.message.assistant.streaming:has(.body p) details.thinking:not([open])'),
+			'the Thinking block collapsed as the answer started, while the answer streams',
+		);
+		assert.doesNotMatch(await reply.locator('.body').textContent(), /t\d/, 'no reasoning in the answer');
+		await see(reply.locator('.meta'), 'the think 40 reply to finish');
+		assert.equal(await reply.locator('details.thinking').evaluate((d) => d.open), false, 'the block stays collapsed once the reply is done');
+		assert.match((await reply.locator('.body').textContent()).trim(), /^w0 w1 .* w39$/);
+	});
+
+	it('says so under a reply the model declined', async () => {
+		const errors = await chat.locator('.message.error').count();
+		const reply = await ask('refuse');
+		await see(reply.locator('.note.stop', { hasText: 'The model declined to answer.' }), 'the note "The model declined to answer." under the refusal');
+		assert.equal((await reply.locator('.body').textContent()).trim(), "I'm sorry, I can't help with that.", 'the refusal text is the reply');
+		await see(reply.locator('.meta'), 'the refusal to finish');
+		assert.equal(await reply.locator('.note').count(), 1, 'one note: the refusal, not "interrupted"');
+		assert.equal(await reply.locator('details.thinking').count(), 0, 'no Thinking block for a reply without reasoning');
+		assert.equal(await chat.locator('.message.error').count(), errors, 'a refusal is not shown as an error');
+	});
+
+	it("says so under a reply the provider's content filter stopped", async () => {
+		const reply = await ask('filter');
+		await see(reply.locator('.note.stop', { hasText: "Stopped by the provider's content filter." }), "the note \"Stopped by the provider's content filter.\" under the reply");
+		assert.equal((await reply.locator('.body').textContent()).trim(), 'Partial', 'the text that arrived is kept');
+		assert.equal(await reply.locator('.note').count(), 1, 'one note: the filter, not "interrupted"');
+		await screenshot('stop-notes');
+	});
+
 	it('sends the selection as context with tinychat: Send Selection', async () => {
 		await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'hello.go' }).dblclick();
 		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
@@ -434,6 +513,15 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		assert.match(out, /You: slow 300\n\nLLM: w0 w1 w2 w3 w4/);
 		assert.doesNotMatch(out, /error 401/, 'a message that got only an error is not kept');
 		assert.match(out, /What does this print\?/);
+		const json = JSON.parse(
+			execFileSync(TINYCHAT_BIN, ['export', '--format', 'json', '--workspace', dirs.workspace], {
+				env: { ...process.env, TINYCHAT_DB: db, XDG_CONFIG_HOME: path.join(tmp, 'config') },
+				encoding: 'utf8',
+			}),
+		);
+		const answerTo = (question) => json.messages[json.messages.findIndex((m) => m.role === 'user' && m.content === question) + 1];
+		assert.equal(answerTo('think 3')?.content, 'w0 w1 w2 ', 'the stored answer to think 3 is exactly the answer, without reasoning');
+		assert.equal(answerTo('refuse')?.content, "I'm sorry, I can't help with that.", 'the refusal is stored with its text');
 	});
 
 	it('exports the session into an editor with tinychat: Export Session', async () => {
@@ -464,7 +552,67 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		await chat.locator('.message.user', { hasText: 'slow 300' }).first().waitFor({ timeout: 10000 });
 		assert.equal(await chat.locator('.message.assistant.interrupted').count(), 2);
 		assert.equal(await chat.locator('.message.user .chip').textContent(), 'hello.go:1-5');
+		// Reasoning and stop reasons come back from the store.
+		const thinking = chat.locator('.message.assistant details.thinking');
+		assert.equal(await thinking.count(), 2, 'the reopened session shows the Thinking blocks of think 3 and think 40');
+		assert.equal(await chat.locator('details.thinking[open]').count(), 0, 'stored reasoning is shown collapsed');
+		assert.equal((await thinking.first().locator('.reasoning').textContent()).trim(), 't0 t1 t2');
+		const thought = chat.locator('.message.assistant:has(details.thinking)').first();
+		assert.equal((await thought.locator('.body').textContent()).trim(), 'w0 w1 w2', 'the stored answer shows without its reasoning');
+		const refusal = chat.locator('.note.stop[data-stop="refusal"]');
+		const filtered = chat.locator('.note.stop[data-stop="content_filter"]');
+		assert.equal(await refusal.count(), 1, 'the reopened session notes the refusal');
+		assert.equal((await refusal.textContent()).trim(), 'The model declined to answer.');
+		assert.equal(await filtered.count(), 1, 'the reopened session notes the filtered reply');
+		assert.equal((await filtered.textContent()).trim(), "Stopped by the provider's content filter.");
 		await screenshot('history');
+	});
+
+	it('hides reasoning while tinychat.showReasoning is off, turned off and on in the Settings editor', async () => {
+		// VS Code's Settings editor opens over the chat, which stays drawn
+		// behind it; Escape closes it.
+		const checkbox = page.locator('.settings-editor .setting-item-bool', { hasText: 'Show Reasoning' }).locator('.setting-value-checkbox');
+		const openSetting = async () => {
+			await runCommand('Preferences: Open Settings (UI)');
+			await see(page.locator('.settings-editor'), 'the Settings editor');
+			await page.keyboard.press('Control+A');
+			await page.keyboard.type('tinychat.showReasoning');
+			await see(checkbox, 'the tinychat.showReasoning checkbox in the Settings editor', { timeout: 10000 });
+		};
+		const closeSettings = async () => {
+			await page.keyboard.press('Escape');
+			await see(page.locator('.settings-editor'), 'the Settings editor closed by Escape', { state: 'hidden', timeout: 10000 });
+		};
+
+		try {
+			await openSetting();
+			assert.equal(await checkbox.getAttribute('aria-checked'), 'true', 'tinychat.showReasoning is on by default');
+			assert.ok((await chat.locator('details.thinking').count()) > 0, 'Thinking blocks show before the setting is turned off');
+			await checkbox.click();
+			await see(chat.locator('details.thinking').first(), 'the Thinking blocks gone once tinychat.showReasoning is off', { state: 'detached', timeout: 10000 });
+			assert.ok((await chat.locator('.message.assistant .body', { hasText: 'w0 w1 w2' }).count()) >= 1, 'the answers stay');
+			await closeSettings();
+
+			const reply = await ask('think 2');
+			await see(reply.locator('.meta'), 'the think 2 reply to finish');
+			assert.equal((await reply.locator('.body').textContent()).trim(), 'w0 w1', 'the answer shows');
+			assert.equal(await reply.locator('details.thinking').count(), 0, 'no Thinking block while tinychat.showReasoning is off');
+			assert.doesNotMatch(await reply.textContent(), /t0/, 'nor the reasoning anywhere else');
+
+			await openSetting();
+			assert.equal(await checkbox.getAttribute('aria-checked'), 'false');
+			await checkbox.click();
+			await see(reply.locator('details.thinking:not([open]) .reasoning', { hasText: 't0 t1' }), 'the reasoning back, collapsed, once tinychat.showReasoning is on', {
+				state: 'attached',
+				timeout: 10000,
+			});
+			await closeSettings();
+		} finally {
+			// Not left over the workbench for the tests after this one.
+			if (await page.locator('.settings-editor').isVisible()) {
+				await page.keyboard.press('Escape');
+			}
+		}
 	});
 
 	it('shows the same transcript in the sidebar view', async () => {
