@@ -1,4 +1,4 @@
-// Context items: what an editor sends ahead of a message (DESIGN.md
+// Context items: what an editor sends ahead of a message (docs/protocol.md,
 // chat/send "context"). No vscode import, so node tests cover it.
 
 import * as path from 'node:path';

@@ -1,4 +1,4 @@
-// The daemon's JSON-RPC protocol (shared/DESIGN.md "Methods"), as the
+// The daemon's JSON-RPC protocol (docs/protocol.md), as the
 // extension uses it. Plain types only: no vscode import, so node tests can
 // use them.
 
