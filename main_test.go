@@ -195,7 +195,6 @@ func TestProvidersEndToEnd(t *testing.T) {
 func TestAskReasoning(t *testing.T) {
 	srv := providertest.NewServer()
 	defer srv.Close()
-	srv.Pace = time.Millisecond
 	env := map[string]string{"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": srv.BaseURL()}
 	out, errOut, code := runCmd(command(t, env, "ask", "--provider", "openai", "think 3"), "")
 	if code != 0 || out != "w0 w1 w2 \n" || errOut != "t0 t1 t2 \n" {
