@@ -5,7 +5,11 @@
 // [Policy].
 package tools
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
 
 // Tool is a tool a model can be offered.
 type Tool struct {
@@ -32,4 +36,36 @@ type Result struct {
 	// result, arguments it cannot use): the model is told, and the turn
 	// goes on.
 	IsError bool
+}
+
+// MaxOutput bounds Result.Content. Longer output is cut at a character
+// boundary and ends with a note saying how much there was, so the model
+// knows it did not see everything.
+const MaxOutput = 64 << 10
+
+// failure is a Result telling the model what went wrong.
+func failure(format string, args ...any) Result {
+	return Result{Content: fmt.Sprintf(format, args...), IsError: true}
+}
+
+// bound cuts r.Content to MaxOutput bytes.
+func bound(r Result) Result {
+	if len(r.Content) <= MaxOutput {
+		return r
+	}
+	note := fmt.Sprintf("\n[cut: the output has %d bytes; the first %d are shown]", len(r.Content), MaxOutput)
+	r.Content = cutUTF8(r.Content, MaxOutput-len(note)) + note
+	return r
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that does not
+// end inside a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
