@@ -114,3 +114,31 @@ func TestParseConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{
+		"[mcp_servers.a]\ncommand = \"x\"\nargs = [\"y\"]\nenv = { K = \"v\" }\n[tools]\npolicy = \"allow\"\n\"a__*\" = \"deny\"",
+		"[mcp_servers.b]\nurl = \"http://h/mcp\"\nheaders = { A = \"b\" }",
+		"mcp_servers = { a = { command = 1 } }", "[mcp_servers]\na = 1", "[[mcp_servers]]", "tools.x.y = 1",
+		"mcp_servers.a.env.b.c = 1", "x = [[1], {a = 2}]", "[tools]\n\"[a-\" = \"allow\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		servers, policy, err := ParseConfig("config.toml", []byte(text))
+		if err != nil {
+			return
+		}
+		for name, sc := range servers {
+			if field, err := sc.check(name); err != nil {
+				t.Errorf("server %q was accepted, but %s: %v", name, field, err)
+			}
+		}
+		for glob, d := range policy.Rules {
+			if checkGlob(glob) != nil || checkDecision(d) != nil {
+				t.Errorf("rule %q = %q was accepted", glob, d)
+			}
+			policy.Decide(glob)
+		}
+	})
+}
