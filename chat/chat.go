@@ -1,8 +1,9 @@
 // Package chat runs turns: it chooses a turn's provider and model, builds
 // the provider's request from the session's history, streams the reply as
-// typed events (answer text and reasoning) to whichever face asked (the
-// JSON-RPC daemon, the command line), and keeps the store up to date while
-// the reply streams and when it ends.
+// typed events (answer text, reasoning, tool calls) to whichever face asked
+// (the JSON-RPC daemon, the command line), runs the tools the model calls
+// with the user's permission until it answers, and keeps the store up to
+// date while the reply streams and when it ends.
 package chat
 
 import (
@@ -10,12 +11,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
+	"github.com/tinychat/tinychat/tools"
 )
 
 // Stop reasons of a turn, as on the wire: those a provider reports, and
@@ -39,12 +42,16 @@ const (
 	Text EventKind = iota
 	// Reasoning is the model's thinking, apart from the answer.
 	Reasoning
+	// ToolCallEvent is a tool call that the model made, or that changed
+	// status: Call says which.
+	ToolCallEvent
 )
 
 // Event is one piece of a turn's reply, as it streams.
 type Event struct {
 	Kind EventKind
 	Text string
+	Call *ToolCall // of a ToolCallEvent
 }
 
 // Request describes one user turn.
@@ -63,6 +70,9 @@ type Request struct {
 	System      string
 
 	Settings Settings
+	// Permit asks the user before a tool runs; nil when no one can be
+	// asked, and the policy decides alone.
+	Permit Permit
 }
 
 // Result is a turn that ended well.
@@ -73,10 +83,11 @@ type Result struct {
 	Model     string
 	Text      string
 	Reasoning string
-	// StopReason is StopEnd, StopMaxTokens, StopRefusal or
-	// StopContentFilter.
+	// StopReason is StopEnd, StopMaxTokens, StopRefusal,
+	// StopContentFilter or StopMaxToolSteps.
 	StopReason string
-	Usage      providers.Usage
+	Usage      providers.Usage // of every step of the turn
+	ToolCalls  []session.ToolCall
 }
 
 // BusyError reports a session that is already streaming a reply.
@@ -107,6 +118,14 @@ type Engine struct {
 	Providers *providers.Registry
 	// Checkpoint is how often a reply in progress is saved; 0 means a second.
 	Checkpoint time.Duration
+	// Tools, when set, are offered to the model under Policy.
+	Tools  Toolbox
+	Policy tools.Policy
+	// MaxToolSteps bounds the steps of a turn: the model's first reply,
+	// and one more after each round of tool calls; 0 means
+	// DefaultMaxToolSteps.
+	MaxToolSteps int
+	Logger       *slog.Logger // nil: discard
 
 	mu   sync.Mutex
 	busy map[string]bool
@@ -126,13 +145,16 @@ type Turn struct {
 	Provider  string
 	Model     string
 
-	engine   *Engine
-	prov     providers.Provider
-	req      providers.Request
-	user     session.Message
-	progress progress
-	created  bool // the session was made for this turn
-	released bool
+	engine    *Engine
+	workspace string
+	prov      providers.Provider
+	req       providers.Request
+	tools     map[string]tools.Tool // offered, by name
+	permit    Permit
+	user      session.Message
+	progress  progress
+	created   bool // the session was made for this turn
+	released  bool
 }
 
 // Begin resolves the session, provider and model of a turn and reserves the
@@ -176,7 +198,7 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.SessionID = sess.ID
+	t.SessionID, t.workspace, t.permit = sess.ID, sess.Workspace, r.Permit
 
 	history, err := e.Store.Messages(ctx, sess.ID)
 	if err != nil {
@@ -214,15 +236,43 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 		t.req.MaxTokens = r.Settings.MaxTokens
 	}
 	for _, m := range append(history, t.user) {
-		pm := providers.Message{Role: m.Role, Content: session.Prompt(m)}
-		// A reply's opaque data is its provider's and model's: signatures
-		// that another would reject, or misread.
-		if m.ReasoningData != "" && m.Provider == t.Provider && sameModel(m.Model, t.Model) {
-			pm.Opaque = []byte(m.ReasoningData)
-		}
-		t.req.Messages = append(t.req.Messages, pm)
+		t.req.Messages = append(t.req.Messages, t.history(m)...)
 	}
+	t.offer(ctx)
 	return t, nil
+}
+
+// history is a stored message as the provider is given it. A reply that
+// called tools is, as it was made, its text up to each round of calls,
+// the calls, their results, and the text after.
+func (t *Turn) history(m session.Message) []providers.Message {
+	pm := providers.Message{Role: m.Role, Content: session.Prompt(m)}
+	// A reply's opaque data is its provider's and model's: signatures
+	// that another would reject, or misread.
+	if m.ReasoningData != "" && m.Provider == t.Provider && sameModel(m.Model, t.Model) {
+		pm.Opaque = []byte(m.ReasoningData)
+	}
+	if len(m.ToolCalls) == 0 {
+		return []providers.Message{pm}
+	}
+	var out []providers.Message
+	at := 0
+	for i := 0; i < len(m.ToolCalls); {
+		// The calls made at one place in the text were one round.
+		off := min(max(m.ToolCalls[i].TextOffset, at), len(m.Content))
+		step := providers.Message{Role: session.RoleAssistant, Content: m.Content[at:off]}
+		results := providers.Message{Role: providers.RoleTool}
+		for ; i < len(m.ToolCalls) && min(max(m.ToolCalls[i].TextOffset, at), len(m.Content)) == off; i++ {
+			c := m.ToolCalls[i]
+			step.ToolCalls = append(step.ToolCalls, providers.ToolCall{ID: c.ID, Name: c.Name, Arguments: c.Arguments})
+			results.Results = append(results.Results, providers.ToolResult{CallID: c.ID, Name: c.Name,
+				Content: cmp.Or(c.Output, notRun), IsError: c.Status != CallCompleted})
+		}
+		out = append(out, step, results)
+		at = off
+	}
+	// The opaque data is the last round's: it goes with the text after.
+	return append(out, providers.Message{Role: session.RoleAssistant, Content: m.Content[at:], Opaque: pm.Opaque})
 }
 
 // sameModel reports whether a reply stored as written by model stored (the
@@ -246,50 +296,37 @@ func isDate(s string) bool {
 	return s == digits || len(s) == 10 && s[4] == '-' && s[7] == '-'
 }
 
-// Run streams the reply, calling onEvent with each piece of answer text and
-// reasoning in order. The reply in progress is saved at every checkpoint;
-// when the stream ends the user message and the reply are saved for good.
-// On failure or cancel Run returns a *TurnError wrapping the cause
-// (context.Canceled for a cancel, *providers.Error for a provider failure).
+// Run streams the reply, calling onEvent with each piece of answer text,
+// reasoning and tool call in order. While the model calls tools, Run runs
+// each call it may (see Request.Permit), gives the results back and
+// streams the model's next step, up to MaxToolSteps rounds. The reply in
+// progress is saved at every checkpoint; when the turn ends the user
+// message and the reply are saved for good. On failure or cancel Run
+// returns a *TurnError wrapping the cause (context.Canceled for a cancel,
+// *providers.Error for a provider failure).
 func (t *Turn) Run(ctx context.Context, onEvent func(Event)) (*Result, error) {
 	defer t.Release()
 
 	t.progress.reply = session.Message{ID: t.MessageID, Role: session.RoleAssistant, Provider: t.Provider, Model: t.Model, Interrupted: true}
 	t.engine.track(t)
-	res, err := t.prov.Stream(ctx, &t.req, func(pe providers.Event) {
-		var e Event
-		switch pe.Kind {
-		case providers.EventText, providers.EventRefusal:
-			// A refusal is the reply: what the model says instead.
-			e = Event{Kind: Text, Text: pe.Text}
-		case providers.EventReasoning:
-			e = Event{Kind: Reasoning, Text: pe.Text}
-		default:
-			// Tool-call fragments are whole in the result.
-			return
-		}
-		t.progress.add(e)
-		onEvent(e)
-	})
+	res, usage, err := t.steps(ctx, onEvent)
 	t.engine.untrack(t)
-	if err == nil && res.StopReason == providers.StopToolCalls {
-		err = unofferedTools(t.Provider, res.ToolCalls)
-	}
 
 	// Saving uses a context that survives cancel: a cancelled or
 	// shutting-down turn must still reach the store.
 	store := context.WithoutCancel(ctx)
 	reply := &t.progress.reply
 	reply.Content, reply.Reasoning = t.progress.text.String(), t.progress.reasoning.String()
+	reply.ToolCalls = t.progress.calls
 	if err != nil {
 		reply.StopReason = StopError
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 			reply.StopReason = StopCancelled
-			err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+			err = fmt.Errorf("%w: %w", cmp.Or(context.Cause(ctx), context.Canceled), err)
 		}
 		terr := &TurnError{SessionID: t.SessionID, MessageID: t.MessageID, UserMessage: t.user.Content,
 			Partial: reply.Content, Reasoning: reply.Reasoning, Err: err}
-		if reply.Content == "" && reply.Reasoning == "" {
+		if reply.Content == "" && reply.Reasoning == "" && len(reply.ToolCalls) == 0 {
 			return nil, terr
 		}
 		if serr := t.save(store, reply); serr != nil {
@@ -299,15 +336,63 @@ func (t *Turn) Run(ctx context.Context, onEvent func(Event)) (*Result, error) {
 	}
 	reply.Interrupted = false
 	reply.StopReason = res.StopReason
-	reply.Usage = (*session.Usage)(&res.Usage)
+	reply.Usage = (*session.Usage)(&usage)
 	reply.Model = cmp.Or(res.Model, reply.Model)
 	reply.ReasoningData = string(res.Opaque)
 	out := &Result{SessionID: t.SessionID, MessageID: t.MessageID, Provider: t.Provider, Model: t.Model,
-		Text: reply.Content, Reasoning: reply.Reasoning, StopReason: res.StopReason, Usage: res.Usage}
+		Text: reply.Content, Reasoning: reply.Reasoning, StopReason: res.StopReason, Usage: usage, ToolCalls: reply.ToolCalls}
 	if err := t.save(store, reply); err != nil {
 		return out, err
 	}
 	return out, nil
+}
+
+// steps streams the model's steps: one, and one more after each round of
+// tool calls. It returns the last step's result, with a stop reason a
+// turn can end with, and the usage of them all.
+func (t *Turn) steps(ctx context.Context, onEvent func(Event)) (*providers.Result, providers.Usage, error) {
+	var usage providers.Usage
+	maxSteps := cmp.Or(t.engine.MaxToolSteps, DefaultMaxToolSteps)
+	for step := 0; ; step++ {
+		start := t.progress.textLen()
+		res, err := t.prov.Stream(ctx, &t.req, func(pe providers.Event) {
+			var e Event
+			switch pe.Kind {
+			case providers.EventText, providers.EventRefusal:
+				// A refusal is the reply: what the model says instead.
+				e = Event{Kind: Text, Text: pe.Text}
+			case providers.EventReasoning:
+				e = Event{Kind: Reasoning, Text: pe.Text}
+			default:
+				// Tool-call fragments are whole in the result.
+				return
+			}
+			t.progress.add(e)
+			onEvent(e)
+		})
+		if err != nil {
+			return nil, usage, err
+		}
+		usage.InputTokens += res.Usage.InputTokens
+		usage.OutputTokens += res.Usage.OutputTokens
+		if res.StopReason != providers.StopToolCalls {
+			return res, usage, nil
+		}
+		if len(t.tools) == 0 {
+			return nil, usage, unofferedTools(t.Provider, res.ToolCalls)
+		}
+		if step+1 >= maxSteps {
+			res.StopReason = StopMaxToolSteps
+			return res, usage, nil
+		}
+		results, err := t.runCalls(ctx, res.ToolCalls, onEvent)
+		if err != nil {
+			return nil, usage, err
+		}
+		t.req.Messages = append(t.req.Messages,
+			providers.Message{Role: session.RoleAssistant, Content: t.progress.textSince(start), ToolCalls: res.ToolCalls, Opaque: res.Opaque},
+			providers.Message{Role: providers.RoleTool, Results: results})
+	}
 }
 
 // unofferedTools is the error for a reply that stopped to have tools run
@@ -358,6 +443,13 @@ func (t *Turn) Release() {
 	t.engine.mu.Lock()
 	delete(t.engine.busy, t.SessionID)
 	t.engine.mu.Unlock()
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Logger
 }
 
 func (e *Engine) reserve(id string) bool {

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +106,8 @@ type progress struct {
 	reply     session.Message // Interrupted until the stream ends well
 	text      strings.Builder
 	reasoning strings.Builder
+	calls     []session.ToolCall
+	changes   int  // of calls, which change in place
 	saved     int  // size at the last checkpoint
 	stored    bool // a message of the turn reached the store
 }
@@ -119,8 +122,51 @@ func (p *progress) add(e Event) {
 	p.mu.Unlock()
 }
 
-// size is how much of the reply has come: it only grows.
-func (p *progress) size() int { return p.text.Len() + p.reasoning.Len() }
+// size is how much of the reply has come, or changed: it only grows.
+func (p *progress) size() int { return p.text.Len() + p.reasoning.Len() + p.changes }
+
+// textLen is the length of the answer text so far.
+func (p *progress) textLen() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.text.Len()
+}
+
+// textSince returns the answer text from start on.
+func (p *progress) textSince(start int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.text.String()[start:]
+}
+
+// addCall adds a tool call the reply made, where its text stands now, and
+// returns its index.
+func (p *progress) addCall(c session.ToolCall) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.TextOffset = p.text.Len()
+	p.calls = append(p.calls, c)
+	p.changes++
+	return len(p.calls) - 1
+}
+
+// setCall sets the status of call i and, when not empty, its output.
+func (p *progress) setCall(i int, status, output string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls[i].Status = status
+	if output != "" {
+		p.calls[i].Output = output
+	}
+	p.changes++
+}
+
+// call returns call i.
+func (p *progress) call(i int) session.ToolCall {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[i]
+}
 
 // unsaved returns a copy of the reply, and its size, when more came since
 // the last checkpoint.
@@ -132,6 +178,7 @@ func (p *progress) unsaved() (*session.Message, int, bool) {
 	}
 	r := p.reply
 	r.Content, r.Reasoning = p.text.String(), p.reasoning.String()
+	r.ToolCalls = slices.Clone(p.calls)
 	return &r, p.size(), true
 }
 

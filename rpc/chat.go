@@ -3,6 +3,8 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 
 	"github.com/sourcegraph/jsonrpc2"
 
@@ -27,17 +29,25 @@ func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, erro
 		return nil, err
 	}
 	s.mu.Lock()
-	settings := s.settings
+	settings, canAsk := s.settings, s.canAsk
 	s.mu.Unlock()
 
-	turn, err := s.chat.Begin(ctx, chat.Request{
+	r := chat.Request{
 		Workspace: ws, SessionID: p.SessionID, Message: p.Message, Context: p.Context,
 		Provider: p.Provider, Model: p.Model, Temperature: p.Temperature, MaxTokens: p.MaxTokens, System: p.System,
 		Settings: settings,
-	})
+	}
+	var sessionID string // the turn's, once Begin knows it
+	if canAsk {
+		r.Permit = func(ctx context.Context, c chat.ToolCall) (string, error) {
+			return s.askPermission(ctx, req.ID, sessionID, c)
+		}
+	}
+	turn, err := s.chat.Begin(ctx, r)
 	if err != nil {
 		return nil, err
 	}
+	sessionID = turn.SessionID
 	s.mu.Lock()
 	s.streaming[turn.SessionID] = req.ID
 	s.mu.Unlock()
@@ -58,6 +68,29 @@ func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, erro
 		SessionID: res.SessionID, MessageID: res.MessageID, Text: res.Text, Reasoning: res.Reasoning,
 		Provider: res.Provider, Model: res.Model, StopReason: res.StopReason, Usage: res.Usage,
 	}, nil
+}
+
+// permissionOptions are the answers a client may give.
+var permissionOptions = []string{chat.AllowOnce, chat.AllowAlways, chat.RejectOnce, chat.RejectAlways}
+
+// askPermission asks the client whether tool call c of chat/send id may
+// run. A cancel of the chat/send ends the wait at once.
+func (s *Server) askPermission(ctx context.Context, id jsonrpc2.ID, sessionID string, c chat.ToolCall) (string, error) {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	var res permissionResult
+	err := conn.Call(ctx, methodPermission, permissionParams{
+		RequestID: id, SessionID: sessionID, Options: permissionOptions,
+		ToolCall: toolCallInfo{ToolCallID: c.ID, Name: c.Name, Server: c.Server, Arguments: c.Arguments},
+	}, &res)
+	if err != nil {
+		return "", err
+	}
+	if res.Outcome != chat.Cancelled && !slices.Contains(permissionOptions, res.Outcome) {
+		return "", fmt.Errorf("%s answered outcome %q, not one of %v or %q", methodPermission, res.Outcome, permissionOptions, chat.Cancelled)
+	}
+	return res.Outcome, nil
 }
 
 // cancelRequest handles $/cancelRequest {id}.

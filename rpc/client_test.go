@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/providers/providertest"
 	"github.com/tinychat/tinychat/session"
+	"github.com/tinychat/tinychat/tools"
 )
 
 // msg is any message the daemon wrote.
@@ -59,6 +61,10 @@ type daemonOpts struct {
 	env   map[string]string
 	db    string
 	limit int
+	// tools and policy, when set, are the daemon's tools.
+	tools    chat.Toolbox
+	policy   tools.Policy
+	maxSteps int
 }
 
 func startDaemon(t *testing.T, o daemonOpts) *daemon {
@@ -81,6 +87,7 @@ func startDaemon(t *testing.T, o daemonOpts) *daemon {
 		d.code <- Serve(context.Background(), inR, outW, Options{
 			JSONL: o.jsonl, MaxMessageSize: o.limit, Store: store, Providers: reg,
 			Workspace: "/work/space", Version: "test", Logger: slog.New(slog.DiscardHandler),
+			Tools: o.tools, Policy: o.policy, MaxToolSteps: o.maxSteps,
 		})
 		outW.Close()
 	}()

@@ -1,10 +1,12 @@
 package rpc
 
 import (
+	"encoding/json"
 	"strconv"
 
 	"github.com/sourcegraph/jsonrpc2"
 
+	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/session"
 )
 
@@ -40,5 +42,25 @@ func (e *deltaEncoder) encode(text []byte) []byte {
 	b = append(b, "}}"...)
 	e.seq++
 	e.buf = b
+	return b
+}
+
+// callEncoder builds the chat/toolCall notifications of one chat/send.
+// They are few: encoding/json does.
+type callEncoder struct {
+	requestID            jsonrpc2.ID
+	sessionID, messageID string
+}
+
+func (e callEncoder) encode(c *chat.ToolCall) []byte {
+	b, _ := json.Marshal(struct {
+		JSONRPC string         `json:"jsonrpc"`
+		Method  string         `json:"method"`
+		Params  toolCallParams `json:"params"`
+	}{"2.0", methodToolCall, toolCallParams{
+		RequestID: e.requestID, SessionID: e.sessionID, MessageID: e.messageID,
+		toolCallInfo: toolCallInfo{ToolCallID: c.ID, Name: c.Name, Server: c.Server, Arguments: c.Arguments},
+		Status:       c.Status, Output: c.Output,
+	}})
 	return b
 }

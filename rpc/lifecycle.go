@@ -45,6 +45,7 @@ func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, er
 		s.workspace = ws
 	}
 	if o != nil {
+		s.canAsk = o.Permissions
 		s.settings = o.Settings.Over(s.settings)
 		s.limits = o.limits()
 	}
@@ -58,6 +59,7 @@ func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, er
 		Cancel:        true,
 		Streaming:     "deltas",
 		Reasoning:     true,
+		Tools:         s.opts.Tools != nil,
 	}
 	return res, nil
 }

@@ -3,6 +3,7 @@ package rpc
 import (
 	"time"
 
+	"github.com/sourcegraph/jsonrpc2"
 	"go.lsp.dev/protocol"
 
 	"github.com/tinychat/tinychat/chat"
@@ -24,7 +25,45 @@ const ProtocolVersion = 1
 const (
 	methodDelta     = "chat/delta"     // answer text only
 	methodReasoning = "chat/reasoning" // the model's reasoning, apart
+	methodToolCall  = "chat/toolCall"  // a tool call, at each change of its status
 )
+
+// methodPermission is the request the daemon sends a client that declared
+// initializationOptions.permissions, before a tool runs.
+const methodPermission = "chat/requestPermission"
+
+// toolCallInfo is a tool call, as a permission request and chat/toolCall
+// give it.
+type toolCallInfo struct {
+	ToolCallID string `json:"toolCallId"`
+	Name       string `json:"name"`
+	Server     string `json:"server,omitempty"`
+	Arguments  string `json:"arguments"` // JSON, as the model wrote it
+}
+
+// toolCallParams are chat/toolCall's params. Output is cut to what an
+// editor shows.
+type toolCallParams struct {
+	RequestID jsonrpc2.ID `json:"requestId"`
+	SessionID string      `json:"sessionId"`
+	MessageID string      `json:"messageId"`
+	toolCallInfo
+	Status string `json:"status"`
+	Output string `json:"output,omitempty"`
+}
+
+// permissionParams are chat/requestPermission's params; the client
+// answers permissionResult.
+type permissionParams struct {
+	RequestID jsonrpc2.ID  `json:"requestId"`
+	SessionID string       `json:"sessionId"`
+	ToolCall  toolCallInfo `json:"toolCall"`
+	Options   []string     `json:"options"`
+}
+
+type permissionResult struct {
+	Outcome string `json:"outcome"`
+}
 
 // initializeParams are the members of LSP's InitializeParams that tinychat
 // reads. The client's capabilities, which it does not, are left undecoded:
@@ -40,6 +79,8 @@ type initializeParams struct {
 // initOptions are an editor's defaults for its connection.
 type initOptions struct {
 	chat.Settings
+	// Permissions says that the client answers chat/requestPermission.
+	Permissions bool `json:"permissions"`
 	// Retries of a failed provider request; 0 means none.
 	Retries *int `json:"retries"`
 	// Timeouts, in seconds, for a provider's first byte and for the gap
@@ -77,6 +118,9 @@ type chatCapabilities struct {
 	Streaming     string   `json:"streaming"`
 	// Reasoning says that replies' reasoning comes as chat/reasoning.
 	Reasoning bool `json:"reasoning"`
+	// Tools says that models may call tools (chat/toolCall), and that a
+	// client that declares permissions is asked before each runs.
+	Tools bool `json:"tools"`
 }
 
 type chatSendParams struct {

@@ -173,17 +173,17 @@ func TestCancelDuringReasoning(t *testing.T) {
 
 // TestToolCallNobodyOffered checks that a reply that stops to call a tool,
 // none having been offered, is a provider error naming the tool, not an
-// empty answer, and leaves no turn behind.
+// answer: what it said before is kept, marked as ended by an error.
 func TestToolCallNobodyOffered(t *testing.T) {
 	srv := newProvider(t)
 	d := startDaemon(t, daemonOpts{env: openaiEnv(srv)})
-	code, message, data := d.callErr("chat/send", map[string]any{"message": "tool", "provider": "openai"})
-	if code != CodeProvider || data["type"] != "unexpected_tool_call" || !strings.Contains(message, "read_file") || data["userMessage"] != "tool" {
-		t.Errorf("error %d %q %v; want -32001 unexpected_tool_call naming read_file, with the user message", code, message, data)
+	code, message, data := d.callErr("chat/send", map[string]any{"message": "tool {}", "provider": "openai"})
+	if code != CodeProvider || data["type"] != "unexpected_tool_call" || !strings.Contains(message, "read_file") || data["text"] != "Reading. " {
+		t.Errorf("error %d %q %v; want -32001 unexpected_tool_call naming read_file, with the text so far", code, message, data)
 	}
-	var list struct{ Sessions []session.Session }
-	d.call("session/list", map[string]any{}, &list)
-	if len(list.Sessions) != 0 {
-		t.Errorf("the failed turn left %+v", list.Sessions)
+	var got struct{ Messages []session.Message }
+	d.call("session/get", map[string]any{"sessionId": data["sessionId"]}, &got)
+	if len(got.Messages) != 2 || got.Messages[1].StopReason != "error" || !got.Messages[1].Interrupted {
+		t.Errorf("stored %+v", got.Messages)
 	}
 }

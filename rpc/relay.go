@@ -30,6 +30,7 @@ const (
 type relay struct {
 	out  *stream
 	encs [2]*deltaEncoder // by chat.EventKind: chat/delta, chat/reasoning
+	call callEncoder      // chat/toolCall
 
 	mu      sync.Mutex
 	room    sync.Cond // signalled when pending is taken
@@ -42,7 +43,8 @@ type relay struct {
 }
 
 // run is where text of one kind ends in a relay's pending text, the end
-// of the run before it being where it starts.
+// of the run before it being where it starts. A run of kind
+// chat.ToolCallEvent is one whole notification, written as it is.
 type run struct {
 	kind chat.EventKind
 	end  int
@@ -52,20 +54,25 @@ func newRelay(out *stream, requestID jsonrpc2.ID, sessionID, messageID string) *
 	r := &relay{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	r.encs[chat.Text] = newDeltaEncoder(methodDelta, requestID, sessionID, messageID)
 	r.encs[chat.Reasoning] = newDeltaEncoder(methodReasoning, requestID, sessionID, messageID)
+	r.call = callEncoder{requestID, sessionID, messageID}
 	r.room.L = &r.mu
 	go r.write()
 	return r
 }
 
-// add queues an event's text for the client. It is called from the
-// provider's stream, one event at a time.
+// add queues an event for the client: its text, or the notification of a
+// tool call. It is called from the turn, one event at a time.
 func (r *relay) add(e chat.Event) {
+	text := e.Text
+	if e.Kind == chat.ToolCallEvent {
+		text = string(r.call.encode(e.Call))
+	}
 	r.mu.Lock()
 	for len(r.pending) >= maxPending && !r.closed {
 		r.room.Wait()
 	}
-	r.pending = append(r.pending, e.Text...)
-	if n := len(r.runs); n > 0 && r.runs[n-1].kind == e.Kind {
+	r.pending = append(r.pending, text...)
+	if n := len(r.runs); n > 0 && r.runs[n-1].kind == e.Kind && e.Kind != chat.ToolCallEvent {
 		r.runs[n-1].end = len(r.pending)
 	} else {
 		r.runs = append(r.runs, run{e.Kind, len(r.pending)})
@@ -107,6 +114,11 @@ func (r *relay) write() {
 
 		start := 0
 		for _, k := range runs {
+			if k.kind == chat.ToolCallEvent {
+				broken = broken || r.out.writeFrame(text[start:k.end]) != nil
+				start = k.end
+				continue
+			}
 			for rest := text[start:k.end]; len(rest) > 0 && !broken; {
 				n := cut(rest, maxDeltaText)
 				// A client that is gone gets nothing more; the turn still

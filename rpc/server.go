@@ -19,6 +19,7 @@ import (
 	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
+	"github.com/tinychat/tinychat/tools"
 )
 
 // Options configure a Server.
@@ -30,7 +31,12 @@ type Options struct {
 	Workspace      string // the default workspace until initialize names one; "" means the working directory
 	Version        string
 	Settings       chat.Settings // from the config file; initializationOptions override them
-	Logger         *slog.Logger  // nil: discard
+	// Tools, when set, are offered to models under Policy, for at most
+	// MaxToolSteps rounds of calls a turn (0: chat.DefaultMaxToolSteps).
+	Tools        chat.Toolbox
+	Policy       tools.Policy
+	MaxToolSteps int
+	Logger       *slog.Logger // nil: discard
 	// LogHandler, when it is the handler behind Logger, also sends warnings to
 	// the editor as window/logMessage.
 	LogHandler *LogHandler
@@ -42,6 +48,7 @@ type Server struct {
 	log     *slog.Logger
 	chat    *chat.Engine
 	stream  *stream
+	conn    *jsonrpc2.Conn
 	methods map[string]method
 
 	wg sync.WaitGroup // requests running in their own goroutine
@@ -51,6 +58,7 @@ type Server struct {
 	settings    chat.Settings
 	limits      providers.Limits // retries and timeouts from initializationOptions
 	initialized bool
+	canAsk      bool // the client answers chat/requestPermission
 	shutdown    bool
 	exitCode    int
 	inflight    map[jsonrpc2.ID]context.CancelFunc
@@ -75,7 +83,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
-		chat:      &chat.Engine{Store: opts.Store, Providers: opts.Providers},
+		chat:      &chat.Engine{Store: opts.Store, Providers: opts.Providers, Tools: opts.Tools, Policy: opts.Policy, MaxToolSteps: opts.MaxToolSteps, Logger: opts.Logger},
 		workspace: opts.Workspace,
 		settings:  opts.Settings,
 		inflight:  map[jsonrpc2.ID]context.CancelFunc{},
@@ -94,6 +102,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 	closer, _ := in.(io.Closer)
 	s.stream = newStream(in, out, closer, opts.JSONL, opts.MaxMessageSize, s.log)
 	conn := jsonrpc2.NewConn(ctx, s.stream, s, jsonrpc2.SetLogger(slogAdapter{s.log}))
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
 	if opts.LogHandler != nil {
 		opts.LogHandler.attach(conn)
 		defer opts.LogHandler.attach(nil)

@@ -5,6 +5,7 @@
 package providertest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,8 +32,11 @@ import (
 //     Anthropic stop_reason "refusal");
 //   - "filter": one delta, then finish_reason "content_filter" (Anthropic:
 //     stop_reason "refusal", which it has instead);
-//   - "tool": a call of a tool "read_file", in fragments, and
-//     finish_reason "tool_calls" (OpenAI wire only);
+//   - "tool ARGS": "Reading. " and a call of the tool "read_file" with the
+//     arguments ARGS (a JSON object), in fragments, then finish_reason
+//     "tool_calls" (Anthropic: a tool_use block, stop_reason "tool_use");
+//     once the request ends with the call's result, "The tool said: "
+//     and the result;
 //   - anything else: the message echoed back word by word.
 //
 // Streams end as each provider ends them: OpenAI with a finish_reason
@@ -148,8 +152,24 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 	pace := s.Pace
 	s.mu.Unlock()
 
-	last := req.Messages[len(req.Messages)-1].Content
+	final := req.Messages[len(req.Messages)-1]
+	last := final.Content
+	// A tool's result comes in a message of its own (OpenAI) or as a block
+	// of the user's (Anthropic): the tool loop is at its second step.
+	result, isResult := "", final.Role == "tool"
+	if isResult {
+		result = final.Content
+	}
+	for _, b := range final.Blocks {
+		if b["type"] == "tool_result" {
+			result, isResult = fmt.Sprint(b["content"]), true
+		}
+	}
+	if isResult {
+		last = "The tool said: " + result
+	}
 	fields := strings.Fields(last)
+	var toolArgs string // the arguments of the tool call to make, if any
 	var deltas []string
 	var thinking []string // reasoning deltas, sent before the answer
 	switch {
@@ -176,8 +196,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 	case last == "filter":
 		pace = 0
 		deltas = []string{"Partial "}
-	case last == "tool":
+	case len(fields) >= 1 && fields[0] == "tool":
 		pace = 0
+		toolArgs = cmp.Or(strings.TrimSpace(strings.TrimPrefix(last, "tool")), "{}")
+		deltas = []string{"Reading. "}
 	case last == "stall":
 		deltas = []string{"stalling "}
 	default:
@@ -256,21 +278,21 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 			reason = "refusal"
 		}
 		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": block})
+		if toolArgs != "" {
+			half := len(toolArgs) / 2
+			send("content_block_start", map[string]any{"type": "content_block_start", "index": block + 1,
+				"content_block": map[string]any{"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": map[string]any{}}})
+			for _, part := range []string{toolArgs[:half], toolArgs[half:]} {
+				send("content_block_delta", map[string]any{"type": "content_block_delta", "index": block + 1, "delta": map[string]any{"type": "input_json_delta", "partial_json": part}})
+			}
+			send("content_block_stop", map[string]any{"type": "content_block_stop", "index": block + 1})
+			reason = "tool_use"
+		}
 		send("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": reason, "stop_sequence": nil}, "usage": map[string]int{"output_tokens": out}})
 		send("message_stop", map[string]any{"type": "message_stop"})
 		return
 	}
 	send("", chunk(map[string]any{"role": "assistant", "content": ""}, nil, nil))
-	if last == "tool" {
-		for _, args := range []string{`{"path":`, ` "a.txt"}`} {
-			call := map[string]any{"index": 0, "function": map[string]any{"arguments": args}}
-			if args[0] == '{' {
-				call = map[string]any{"index": 0, "id": "call_1", "type": "function", "function": map[string]any{"name": "read_file", "arguments": args}}
-			}
-			send("", chunk(map[string]any{"tool_calls": []any{call}}, nil, nil))
-		}
-		stop = "tool_calls"
-	}
 	for _, t := range thinking {
 		if !wait(send("", chunk(map[string]any{"content": nil, "reasoning_content": t}, nil, nil))) {
 			return
@@ -289,6 +311,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 		<-r.Context().Done()
 		s.gone()
 		return
+	}
+	if toolArgs != "" {
+		// The arguments in two fragments, as models stream them.
+		half := len(toolArgs) / 2
+		send("", chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "id": "call_1", "type": "function",
+			"function": map[string]any{"name": "read_file", "arguments": toolArgs[:half]}}}}, nil, nil))
+		send("", chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": toolArgs[half:]}}}}, nil, nil))
+		stop = "tool_calls"
 	}
 	switch f {
 	case mistral:
