@@ -5,6 +5,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,10 +13,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -25,6 +29,7 @@ import (
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/rpc"
 	"github.com/tinychat/tinychat/session"
+	"github.com/tinychat/tinychat/tools"
 )
 
 // version is set at release time with -ldflags "-X main.version=...".
@@ -181,6 +186,17 @@ func (c *common) registry(log *slog.Logger) (*providers.Registry, *providers.Con
 	return reg, cfg, nil
 }
 
+// toolsOf reads the [mcp_servers] and [tools] tables of the configuration
+// file and returns the tools a turn may offer: the built-in workspace
+// tools and those of the MCP servers, started when first used.
+func toolsOf(cfg *providers.Config, log *slog.Logger) (*tools.Manager, tools.Policy, error) {
+	servers, policy, err := tools.ParseConfig(cfg.Path, cfg.Data)
+	if err != nil {
+		return nil, tools.Policy{}, err
+	}
+	return tools.NewManager(servers, log), policy, nil
+}
+
 // gcPercent is the daemon's GOGC unless the environment sets one. One
 // daemon runs per open editor, mostly waiting, and its live heap is small,
 // so memory counts for more than the CPU of collecting twice as often: with
@@ -219,6 +235,11 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	toolbox, policy, err := toolsOf(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer toolbox.Close()
 	ctx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
 	go func() {
@@ -234,6 +255,8 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		Store:          store,
 		Providers:      reg,
 		Settings:       chat.ConfigSettings(reg, cfg),
+		Tools:          toolbox,
+		Policy:         policy,
 		Version:        version,
 		Logger:         log,
 		LogHandler:     handler,
@@ -570,6 +593,11 @@ func config(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	list := reg.List()
 	name, model := chat.Choose(reg, chat.ConfigSettings(reg, cfg))
+	servers, policy, err := tools.ParseConfig(cfg.Path, cfg.Data)
+	if err != nil {
+		return err
+	}
+	mcp := mcpServersOf(servers)
 
 	if *asJSON {
 		provs := make([]providerConfig, len(list))
@@ -582,6 +610,8 @@ func config(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			"defaultProvider": name,
 			"defaultModel":    model,
 			"providers":       provs,
+			"mcpServers":      mcp,
+			"toolPolicy":      map[string]any{"default": cmp.Or(policy.Default, tools.Ask), "rules": policy.Rules},
 		})
 	}
 	switch {
@@ -617,7 +647,47 @@ func config(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			sep = ""
 		}
 	}
-	return nil
+	fmt.Fprintf(stdout, "\ntool policy: %s", cmp.Or(policy.Default, tools.Ask))
+	for _, glob := range slices.Sorted(maps.Keys(policy.Rules)) {
+		fmt.Fprintf(stdout, ", %s = %s", glob, policy.Rules[glob])
+	}
+	fmt.Fprintln(stdout)
+	if len(mcp) == 0 {
+		return nil
+	}
+	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nMCP SERVER\tRUNS\tENV AND HEADERS")
+	for _, s := range mcp {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, cmp.Or(s.URL, strings.Join(append([]string{s.Command}, s.Args...), " ")), strings.Join(append(s.Env, s.Headers...), ", "))
+	}
+	return tw.Flush()
+}
+
+// mcpServer is an MCP server as tinychat config shows it: the names of its
+// environment variables and headers, never their values, and its URL
+// without a query, which may hold a key.
+type mcpServer struct {
+	Name    string   `json:"name"`
+	Command string   `json:"command,omitempty"`
+	Args    []string `json:"args,omitempty"`
+	URL     string   `json:"url,omitempty"`
+	Env     []string `json:"env,omitempty"`
+	Headers []string `json:"headers,omitempty"`
+}
+
+func mcpServersOf(servers map[string]tools.ServerConfig) []mcpServer {
+	list := []mcpServer{}
+	for _, name := range slices.Sorted(maps.Keys(servers)) {
+		sc := servers[name]
+		s := mcpServer{Name: name, Command: sc.Command, Args: sc.Args,
+			Env: slices.Sorted(maps.Keys(sc.Env)), Headers: slices.Sorted(maps.Keys(sc.Headers))}
+		if u, err := url.Parse(sc.URL); err == nil && sc.URL != "" {
+			u.RawQuery, u.User, u.Fragment = "", nil, ""
+			s.URL = u.String()
+		}
+		list = append(list, s)
+	}
+	return list
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -462,3 +462,72 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 	_, err := io.ReadFull(r, body)
 	return body, err
 }
+
+// TestToolsThroughTheBinary configures tools in config.toml: tinychat
+// config shows the policy and the MCP servers without their secrets, and
+// the daemon's model reads a workspace file with the built-in read_file,
+// which the policy allows without asking, while an MCP server that cannot
+// start is left out rather than failing the turn.
+func TestToolsThroughTheBinary(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte(`
+[tools]
+read_file = "allow"
+
+[mcp_servers.broken]
+command = "/nonexistent/mcp-server"
+env = { DEMO_TOKEN = "secret-token-123" }
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": srv.BaseURL(), "TINYCHAT_CONFIG": cfg}
+
+	out, errOut, code := runCmd(command(t, env, "config"), "")
+	if code != 0 || !strings.Contains(out, "read_file = allow") || !strings.Contains(out, "broken") || !strings.Contains(out, "DEMO_TOKEN") || strings.Contains(out+errOut, "secret-token-123") {
+		t.Errorf("config: exit %d, %q, stderr %q; want the policy and the server, without the secret", code, out, errOut)
+	}
+
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "a.txt"), []byte("the file's text\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := command(t, env, "--jsonl")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	fmt.Fprintf(stdin, `{"jsonrpc":"2.0","id":1,"method":"chat/send","params":{"message":"tool {\"path\":\"a.txt\"}","provider":"openai","workspace":%q}}`+"\n", ws)
+	dec := json.NewDecoder(stdout)
+	var statuses []string
+	for {
+		var m struct {
+			Method string
+			Params struct{ Status string }
+			Result *struct{ Text, StopReason string }
+			Error  json.RawMessage
+		}
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("reading: %v; stderr: %s", err, stderr.String())
+		}
+		if m.Method == "chat/toolCall" {
+			statuses = append(statuses, m.Params.Status)
+		}
+		if m.Result == nil && m.Error == nil {
+			continue
+		}
+		if m.Result == nil || !strings.Contains(m.Result.Text, "the file's text") || strings.Join(statuses, ",") != "pending,running,completed" {
+			t.Errorf("result %+v %s after statuses %v; want the file read", m.Result, m.Error, statuses)
+		}
+		break
+	}
+	if strings.Contains(stderr.String(), "secret-token-123") {
+		t.Errorf("the MCP server's secret is in the log: %s", stderr.String())
+	}
+}

@@ -46,6 +46,12 @@ type Config struct {
 	DefaultModel string `toml:"default_model"`
 	// Providers are the [providers.NAME] tables, by name.
 	Providers map[string]ProviderConfig `toml:"providers"`
+
+	// Data is the file's content, for the tables that other packages read
+	// from it: [mcp_servers.NAME] and [tools] (tools.ParseConfig).
+	Data       []byte         `toml:"-"`
+	MCPServers map[string]any `toml:"mcp_servers"`
+	Tools      map[string]any `toml:"tools"`
 }
 
 // ProviderConfig is one [providers.NAME] table: a provider of its own, or,
@@ -161,7 +167,7 @@ func LoadConfig(flag string, getenv func(string) string) (*Config, error) {
 // ParseConfig parses data, the content of the configuration file path (which
 // names it in errors), and checks it as LoadConfig does.
 func ParseConfig(path string, data []byte) (*Config, error) {
-	c := &Config{Path: path, Found: true}
+	c := &Config{Path: path, Found: true, Data: data}
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {

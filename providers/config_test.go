@@ -78,7 +78,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		Path: path, Found: true,
+		Path: path, Found: true, Data: []byte(exampleConfig),
 		DefaultProvider: "local", DefaultModel: "qwen2.5-coder",
 		Providers: map[string]ProviderConfig{
 			"local": {
