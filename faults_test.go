@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,5 +88,66 @@ func TestStalledStreamTimesOut(t *testing.T) {
 	p.call("session/get", map[string]any{"sessionId": data["sessionId"]}, &got)
 	if len(got.Messages) != 2 || got.Messages[1].Content != "stalling " || !got.Messages[1].Interrupted {
 		t.Errorf("stored: %+v", got.Messages)
+	}
+}
+
+// TestKilledInTheToolLoop kills the daemon with SIGKILL while a turn waits
+// for the user's permission to run a tool: a new daemon shows the user
+// message and the reply so far with its call pending, and continues the
+// session, telling the model that the call was never run.
+func TestKilledInTheToolLoop(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	db := filepath.Join(t.TempDir(), "tinychat.db")
+	env := map[string]string{"TINYCHAT_DB": db, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": srv.BaseURL()}
+	ws := t.TempDir()
+
+	p := startProc(t, env)
+	p.call("initialize", map[string]any{"rootUri": "file://" + ws, "initializationOptions": map[string]any{"permissions": true}}, nil)
+	p.send("chat/send", map[string]any{"message": `tool {"path": "a.txt"}`, "provider": "openai"})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.output(), `"method":"chat/requestPermission"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no permission request:\n%s", p.output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // a checkpoint at least
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+
+	q := startProc(t, env)
+	var list struct{ Sessions []session.Session }
+	q.call("session/list", map[string]any{"workspace": ws}, &list)
+	if len(list.Sessions) != 1 {
+		t.Fatalf("after the kill: %d sessions", len(list.Sessions))
+	}
+	var got struct{ Messages []session.Message }
+	q.call("session/get", map[string]any{"sessionId": list.Sessions[0].ID}, &got)
+	if len(got.Messages) != 2 {
+		t.Fatalf("after the kill: %+v", got.Messages)
+	}
+	reply := got.Messages[1]
+	if !reply.Interrupted || reply.Content != "Reading. " || len(reply.ToolCalls) != 1 || reply.ToolCalls[0].Status != "pending" {
+		t.Fatalf("saved reply %+v, want the text and the call, pending", reply)
+	}
+
+	var res struct{ Text string }
+	q.call("chat/send", map[string]any{"message": "hello again", "sessionId": list.Sessions[0].ID}, &res)
+	if res.Text != "hello again" {
+		t.Errorf("the session did not continue: %+v", res)
+	}
+	reqs := srv.Requests()
+	var roles []string
+	for _, m := range reqs[len(reqs)-1].Messages {
+		roles = append(roles, m.Role)
+		if m.Role == "tool" && m.Content != "This tool call was not run." {
+			t.Errorf("the pending call went back as %q", m.Content)
+		}
+	}
+	if strings.Join(roles, ",") != "user,assistant,tool,user" {
+		t.Errorf("history sent back: %v, want the call and its (never run) result in place", roles)
 	}
 }

@@ -271,7 +271,11 @@ func (t *Turn) history(m session.Message) []providers.Message {
 		out = append(out, step, results)
 		at = off
 	}
-	// The opaque data is the last round's: it goes with the text after.
+	// The opaque data is the last round's: it goes with the text after,
+	// if the reply went on after its calls.
+	if at == len(m.Content) {
+		return out
+	}
 	return append(out, providers.Message{Role: session.RoleAssistant, Content: m.Content[at:], Opaque: pm.Opaque})
 }
 

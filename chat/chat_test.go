@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -121,4 +122,46 @@ func newStore(t *testing.T) *session.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestHistoryOfToolCalls turns a stored reply that called tools in two
+// rounds into the messages of its steps: text, calls, results, in the
+// order it made them, and the text after.
+func TestHistoryOfToolCalls(t *testing.T) {
+	m := session.Message{Role: session.RoleAssistant, Provider: "anthropic", Model: "claude-x", Content: "Let me look. Now b. Both say hi.",
+		ReasoningData: `[{"type":"thinking"}]`,
+		ToolCalls: []session.ToolCall{
+			{ID: "1", Name: "read_file", Arguments: `{"path":"a"}`, Status: "completed", Output: "hi", TextOffset: 12},
+			{ID: "2", Name: "grep", Arguments: `{}`, Status: "rejected", Output: declined, TextOffset: 12},
+			{ID: "3", Name: "read_file", Arguments: `{"path":"b"}`, Status: "running", TextOffset: 19},
+		}}
+	turn := &Turn{Provider: "anthropic", Model: "claude-x"}
+	got := turn.history(m)
+	type step struct {
+		role, content string
+		calls         []string
+		results       []string
+		opaque        string
+	}
+	var steps []step
+	for _, pm := range got {
+		s := step{role: pm.Role, content: pm.Content, opaque: string(pm.Opaque)}
+		for _, c := range pm.ToolCalls {
+			s.calls = append(s.calls, c.ID+" "+c.Name)
+		}
+		for _, r := range pm.Results {
+			s.results = append(s.results, fmt.Sprintf("%s %s %v", r.CallID, r.Content, r.IsError))
+		}
+		steps = append(steps, s)
+	}
+	want := []step{
+		{role: "assistant", content: "Let me look.", calls: []string{"1 read_file", "2 grep"}},
+		{role: "tool", results: []string{"1 hi false", "2 " + declined + " true"}},
+		{role: "assistant", content: " Now b.", calls: []string{"3 read_file"}},
+		{role: "tool", results: []string{"3 " + notRun + " true"}},
+		{role: "assistant", content: " Both say hi.", opaque: `[{"type":"thinking"}]`},
+	}
+	if !reflect.DeepEqual(steps, want) {
+		t.Errorf("history =\n%+v\nwant\n%+v", steps, want)
+	}
 }
