@@ -114,7 +114,7 @@ func TestCheckpointsNeverOutliveTheLastSave(t *testing.T) {
 }
 
 // newStore opens a store in a temporary file, closed when the test ends.
-func newStore(t *testing.T) *session.Store {
+func newStore(t testing.TB) *session.Store {
 	t.Helper()
 	s, err := session.Open(filepath.Join(t.TempDir(), "tinychat.db"))
 	if err != nil {
