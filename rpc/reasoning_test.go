@@ -10,20 +10,24 @@ import (
 	"github.com/tinychat/tinychat/session"
 )
 
-// reasoningOf returns the chat/reasoning notifications of request id that
-// arrived so far.
-func (d *daemon) reasoningOf(id string) []delta {
+// notificationsOf returns the params of the notifications of method for
+// request id that arrived so far.
+func notificationsOf[P any](d *daemon, method, id string) []P {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var rs []delta
+	var ps []P
 	for _, m := range d.inbox {
-		var r delta
-		if m.Method == methodReasoning && json.Unmarshal(m.Params, &r) == nil && r.RequestID.String() == id {
-			rs = append(rs, r)
+		var p P
+		var req struct{ RequestID json.RawMessage }
+		if m.Method == method && json.Unmarshal(m.Params, &p) == nil && json.Unmarshal(m.Params, &req) == nil && string(req.RequestID) == id {
+			ps = append(ps, p)
 		}
 	}
-	return rs
+	return ps
 }
+
+// reasoningOf returns the chat/reasoning notifications of request id.
+func (d *daemon) reasoningOf(id string) []delta { return notificationsOf[delta](d, methodReasoning, id) }
 
 // bothEnv points openai and anthropic at srv.
 func bothEnv(srv *providertest.Server) map[string]string {

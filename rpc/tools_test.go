@@ -60,16 +60,7 @@ func (d *daemon) answerPermission(t *testing.T, outcome string) permissionParams
 
 // toolCalls returns the chat/toolCall notifications of request id so far.
 func (d *daemon) toolCalls(id string) []toolCallParams {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var cs []toolCallParams
-	for _, m := range d.inbox {
-		var c toolCallParams
-		if m.Method == methodToolCall && json.Unmarshal(m.Params, &c) == nil && c.RequestID.String() == id {
-			cs = append(cs, c)
-		}
-	}
-	return cs
+	return notificationsOf[toolCallParams](d, methodToolCall, id)
 }
 
 // TestToolLoop runs a turn whose model reads a file through a tool, on
