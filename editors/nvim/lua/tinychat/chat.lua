@@ -5,7 +5,10 @@
 -- extmark that marks the end of the reply, so typing elsewhere in the
 -- buffer (or in any other) is never blocked. The model's reasoning
 -- (chat/reasoning) goes in a <details> block above the answer, which the
--- chat windows fold away once the answer starts.
+-- chat windows fold away once the answer starts. Tool calls (chat/toolCall)
+-- stand where the reply made them, between its texts, as the export shows
+-- them: a "**Tool**" line with the status, updated in place, and the
+-- output in a <details> block, the whole call folded to one line.
 local rpc = require("tinychat.rpc")
 
 local M = {}
@@ -30,6 +33,13 @@ local YOU, ASSISTANT, INTERRUPTED = "## You", "## Assistant", "*(interrupted)*"
 -- "## Assistant" heading, as the markdown export writes it (a block that
 -- renderers show folded).
 local OPEN, CLOSE = "<details><summary>Reasoning</summary>", "</details>"
+-- A tool call: TOOL then its name, arguments and status, and once it has
+-- one its output between OUTPUT and CLOSE.
+local TOOL, OUTPUT = "**Tool** `", "<details><summary>Output</summary>"
+-- How much of a tool's output is shown, as the markdown export cuts it.
+local MAX_SHOWN_OUTPUT = 500
+-- A call's last status: no notification follows it.
+local FINAL = { completed = true, failed = true, rejected = true }
 -- How a reply ended, when that is worth saying: stopReason -> the marker
 -- under the reply, as the markdown export writes it, and the warning
 -- vim.notify gives (an error has its own notification).
@@ -41,6 +51,10 @@ local ENDINGS = {
     "tinychat: the provider's content filter stopped the reply",
   },
   error = { "*(interrupted by an error)*" },
+  max_tool_steps = {
+    "*(stopped after the tool-step limit)*",
+    "tinychat: the reply stopped at the tool-step limit; the model's last tool calls were not run",
+  },
 }
 
 local function notify(msg, level)
@@ -101,19 +115,84 @@ local function block(lines, text)
   vim.list_extend(lines, split(trim_newlines(text)))
 end
 
+local function str(v)
+  return type(v) == "string" and v or ""
+end
+
+-- tool_block is a tool call as the markdown export shows it: its name,
+-- arguments and status, then the start of its output, if any, in a
+-- <details> block.
+local function tool_block(c)
+  local head = string.format("%s%s` `%s` (%s)", TOOL, str(c.name), str(c.arguments), str(c.status))
+  local out = str(c.output)
+  if out == "" then
+    return head
+  end
+  if #out > MAX_SHOWN_OUTPUT then
+    local cut = MAX_SHOWN_OUTPUT
+    -- Not inside a UTF-8 sequence: the next byte starts a character.
+    while cut > 0 and out:byte(cut + 1) >= 0x80 and out:byte(cut + 1) < 0xC0 do
+      cut = cut - 1
+    end
+    out = out:sub(1, cut) .. "\n…"
+  end
+  local f = fence(out)
+  return head .. "\n\n" .. OUTPUT .. "\n\n" .. f .. "\n" .. out:gsub("\n+$", "") .. "\n" .. f .. "\n\n" .. CLOSE
+end
+
+-- answer_blocks appends a reply's answer, content, with its tool calls
+-- between its texts, where each was made (textOffset, in bytes of
+-- content); a text after a call loses the blanks that joined it to the
+-- one before. This is the markdown export's layout. live keeps the
+-- trailing newlines of the last text, where more of it will stream.
+-- It returns the index in lines of each call's first line, the offset in
+-- content where the last text starts and whether that text is shown
+-- (not blank).
+local function answer_blocks(lines, content, calls, live)
+  local heads = {}
+  local at, shown = 0, false
+  local function text(stop, last)
+    local t = content:sub(at + 1, stop)
+    shown = t:match("%S") ~= nil
+    if shown then
+      if at > 0 then
+        t = t:gsub("^[ \r\n]+", "")
+      end
+      if last and live then
+        if #lines > 0 then
+          table.insert(lines, "")
+        end
+        vim.list_extend(lines, split(t))
+      else
+        block(lines, t)
+      end
+    end
+    at = stop
+  end
+  for _, c in ipairs(calls or {}) do
+    text(math.min(math.max(tonumber(c.textOffset) or 0, at), #content))
+    block(lines, tool_block(c))
+    local n = #split(tool_block(c))
+    table.insert(heads, #lines - n + 1)
+  end
+  local last_at = at
+  text(#content, true)
+  return heads, last_at, shown
+end
+
 -- assistant_blocks appends a reply: its reasoning (unless hidden), its
--- text, and the marker of how it ended when that needs saying.
-local function assistant_blocks(lines, reasoning, content, marker)
+-- text and tool calls, and the marker of how it ended when that needs
+-- saying. It returns the index in lines of each call's first line.
+local function assistant_blocks(lines, reasoning, content, marker, calls)
   if show_reasoning() and type(reasoning) == "string" and reasoning:match("%S") then
     -- The blank lines let markdown inside the reasoning render.
     block(lines, OPEN .. "\n\n" .. trim_newlines(reasoning) .. "\n\n" .. CLOSE)
   end
-  if content:match("%S") then
-    block(lines, content)
-  end
+  local heads = answer_blocks(lines, content, calls)
   if marker then
     block(lines, marker)
   end
+  return heads
 end
 
 -- stored_marker is the marker under a stored reply. Replies stored before
@@ -171,7 +250,8 @@ local function render(session, messages, draft)
       user_blocks(lines, m.content, not rpc.is_nil(m.context) and m.context or nil)
     else
       block(lines, ASSISTANT)
-      assistant_blocks(lines, m.reasoning, m.content, stored_marker(m))
+      local calls = type(m.toolCalls) == "table" and m.toolCalls or nil
+      assistant_blocks(lines, m.reasoning, m.content, stored_marker(m), calls)
     end
   end
   block(lines, YOU)
@@ -203,17 +283,36 @@ end
 local FOLDEXPR = "v:lua.require'tinychat.chat'.foldexpr(v:lnum)"
 local FOLDTEXT = "v:lua.require'tinychat.chat'.foldtext()"
 
--- foldexpr, the chat windows' 'foldexpr', folds each reasoning block:
+-- tool_output is the line number of the OUTPUT line of the tool call whose
+-- first line is lnum, or nil when it has no output (yet). The call's
+-- first lines (arguments may hold newlines) end at a blank line.
+local function tool_output(lnum)
+  local last = vim.fn.line("$")
+  for k = lnum + 1, math.min(lnum + 200, last - 1) do
+    local line = vim.fn.getline(k)
+    if line == "" then
+      return vim.fn.getline(k + 1) == OUTPUT and k + 1 or nil
+    elseif line == YOU or line == ASSISTANT then
+      return nil
+    end
+  end
+  return nil
+end
+
+-- foldexpr, the chat windows' 'foldexpr', folds each reasoning block,
 -- from an OPEN line right under an "## Assistant" heading and its blank
--- line to the CLOSE line. The text alone says where the blocks are, so
--- folds follow every change to the buffer, typed or streamed. A heading
--- ends any fold, should a CLOSE line be missing.
+-- line to the CLOSE line, and each tool call that has an output, from its
+-- TOOL line to the CLOSE line of its output. The text alone says where
+-- the blocks are, so folds follow every change to the buffer, typed or
+-- streamed. A heading ends any fold, should a CLOSE line be missing.
 function M.foldexpr(lnum)
   if api.nvim_get_current_buf() ~= S.buf then
     return "0"
   end
   local line = vim.fn.getline(lnum)
   if line == OPEN and lnum > 2 and vim.fn.getline(lnum - 1) == "" and vim.fn.getline(lnum - 2) == ASSISTANT then
+    return ">1"
+  elseif line:sub(1, #TOOL) == TOOL and lnum > 1 and vim.fn.getline(lnum - 1) == "" and tool_output(lnum) then
     return ">1"
   elseif line == CLOSE then
     return "<1"
@@ -223,10 +322,35 @@ function M.foldexpr(lnum)
   return "="
 end
 
--- foldtext shows a folded reasoning block as its size and first words.
+-- tool_foldtext shows a folded tool call, lines, as its call, status and
+-- the size and start of its output.
+local function tool_foldtext(lines)
+  local head, i = {}, 1
+  while lines[i] and lines[i] ~= "" do
+    table.insert(head, vim.trim(lines[i]))
+    i = i + 1
+  end
+  local h = table.concat(head, " ")
+  local name, args, status = h:match("^%*%*Tool%*%* `([^`]*)` `(.*)` %(([%w_]+)%)$")
+  if name then
+    h = string.format("Tool %s %s — %s", name, args, status)
+  end
+  -- After the head: "", OUTPUT, "", a fence, the output, a fence, "", CLOSE.
+  local n = math.max(#lines - i - 6, 0)
+  return string.format("%s (output: %d line%s) %s", h, n, n == 1 and "" or "s", vim.trim(lines[i + 4] or ""))
+end
+
+-- foldtext shows a folded reasoning block as its size and first words,
+-- and a folded tool call as the call and its output's size and start.
 function M.foldtext()
   local first, last = vim.v.foldstart, vim.v.foldend
-  if api.nvim_get_current_buf() ~= S.buf or vim.fn.getline(first) ~= OPEN then
+  if api.nvim_get_current_buf() ~= S.buf then
+    return vim.fn.foldtext()
+  end
+  if vim.fn.getline(first):sub(1, #TOOL) == TOOL then
+    return tool_foldtext(api.nvim_buf_get_lines(0, first - 1, last, false))
+  end
+  if vim.fn.getline(first) ~= OPEN then
     return vim.fn.foldtext()
   end
   local words, n = "", 0
@@ -243,11 +367,11 @@ function M.foldtext()
   return string.format("Reasoning (%d line%s): %s", n, n == 1 and "" or "s", words)
 end
 
--- setup_window makes win fold the reasoning blocks, closed until opened.
--- The options are set local to win, as :setlocal does, to leave the
--- user's other windows alone.
+-- setup_window makes win fold the reasoning blocks and tool calls, closed
+-- until opened. The options are set local to win, as :setlocal does, to
+-- leave the user's other windows alone.
 local function setup_window(win)
-  if not show_reasoning() or vim.wo[win].foldexpr == FOLDEXPR then
+  if vim.wo[win].foldexpr == FOLDEXPR then
     return
   end
   api.nvim_win_call(win, function()
@@ -506,19 +630,40 @@ function M.new()
   end)
 end
 
+-- answered notes that the reply has gone past its reasoning (answer text
+-- or a tool call has come): the reasoning folds away.
+local function answered(turn)
+  if turn.answered then
+    return
+  end
+  turn.answered = true
+  if turn.mark_think then
+    set_folds(mark_pos(turn.mark_body)[1], true)
+  end
+end
+
 -- append adds text at the end of the reply; windows whose cursor was at
--- the reply's end (or below) follow it.
+-- the reply's end (or below) follow it. After a tool call the text starts
+-- a block of its own once it has more than blanks, without the blanks
+-- that lead it (as the export shows it).
 local function append(turn, text)
   turn.text = turn.text .. text
   if turn.buf ~= S.buf or not valid_buf() or text == "" then
     return
   end
-  if not turn.answered and text:match("%S") then
-    turn.answered = true
-    -- The answer has started: the reasoning folds away.
-    if turn.mark_think then
-      set_folds(mark_pos(turn.mark_body)[1], true)
+  if #turn.calls > 0 and not turn.seg_shown then
+    local seg = turn.text:sub(turn.seg_at + 1)
+    if not seg:match("%S") then
+      return
     end
+    if turn.seg_at > 0 then
+      seg = seg:gsub("^[ \r\n]+", "")
+    end
+    turn.seg_shown = true
+    text = "\n\n" .. seg
+  end
+  if text:match("%S") then
+    answered(turn)
   end
   local pos = mark_pos(turn.mark_end)
   local row, col = pos[1], pos[2]
@@ -535,23 +680,29 @@ local function append(turn, text)
   end
 end
 
--- insert puts text (lines, as nvim_buf_set_text takes them) at row, col
--- of the chat buffer. Windows whose cursor is at or after that point keep
--- it on the same line counted from the end, which is where they were.
-local function insert(row, col, text)
+-- replace puts text (lines, as nvim_buf_set_text takes them) in place of
+-- the chat buffer's text from row, col to end_row, end_col. Windows whose
+-- cursor is at or after the end keep it on the same line counted from
+-- the end, which is where they were.
+local function replace(row, col, end_row, end_col, text)
   local n = api.nvim_buf_line_count(S.buf)
   local keep = {}
   for _, win in ipairs(windows()) do
     local cur = api.nvim_win_get_cursor(win)
-    if cur[1] - 1 > row or (cur[1] - 1 == row and cur[2] >= col) then
+    if cur[1] - 1 > end_row or (cur[1] - 1 == end_row and cur[2] >= end_col) then
       keep[win] = { n - cur[1], cur[2] }
     end
   end
-  api.nvim_buf_set_text(S.buf, row, col, row, col, text)
+  api.nvim_buf_set_text(S.buf, row, col, end_row, end_col, text)
   n = api.nvim_buf_line_count(S.buf)
   for win, k in pairs(keep) do
     api.nvim_win_set_cursor(win, { n - k[1], k[2] })
   end
+end
+
+-- insert puts text at row, col of the chat buffer, as replace does.
+local function insert(row, col, text)
+  replace(row, col, row, col, text)
 end
 
 -- open_reasoning puts an empty reasoning block at the top of the reply,
@@ -615,6 +766,82 @@ end
 rpc.on("chat/delta", ordered("answer", append))
 rpc.on("chat/reasoning", ordered("thinking", append_reasoning))
 
+-- call_folds tells, for each of turn's calls shown with an output, whether
+-- its fold is closed in each chat window (as folds_closed does).
+local function call_folds(turn)
+  local closed = {}
+  for i, c in ipairs(turn.calls) do
+    if c.mark and c.folded then
+      closed[i] = folds_closed(mark_pos(c.mark)[1])
+    end
+  end
+  return closed
+end
+
+-- render_answer shows the answer so far again, its texts and tool calls,
+-- from the reply's mark_start to mark_end: a call has come or changed.
+-- A call's fold stays as each window had it, as does the reasoning's; a
+-- call that just got its output is folded.
+local function render_answer(turn)
+  local lines = {}
+  local heads, at, shown = answer_blocks(lines, turn.text, turn.calls, true)
+  turn.seg_at, turn.seg_shown = at, shown
+  local closed = call_folds(turn)
+  local think = turn.mark_think and mark_pos(turn.mark_body)[1]
+  local think_closed = think and folds_closed(think)
+  local s, e = mark_pos(turn.mark_start), mark_pos(turn.mark_end)
+  replace(s[1], s[2], e[1], e[2], lines)
+  local end_row = s[1] + #lines - 1
+  local end_col = #lines[#lines] + (#lines == 1 and s[2] or 0)
+  api.nvim_buf_set_extmark(S.buf, ns, s[1], s[2], { id = turn.mark_start, right_gravity = false })
+  api.nvim_buf_set_extmark(S.buf, ns, end_row, end_col, { id = turn.mark_end, right_gravity = true })
+  for i, c in ipairs(turn.calls) do
+    local row = s[1] + heads[i] - 1
+    c.mark = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { id = c.mark, right_gravity = false })
+    if str(c.output) ~= "" then
+      set_folds(row, closed[i] or true)
+      c.folded = true
+    end
+  end
+  if think then
+    set_folds(think, think_closed)
+  end
+end
+
+-- A tool call of the reply in progress: a new one is shown where the
+-- answer has got to, a known one (the same id, not yet ended) changes.
+rpc.on("chat/toolCall", function(p)
+  local turn = S.turn
+  if not turn or p.requestId ~= turn.id or type(p.toolCallId) ~= "string" then
+    return
+  end
+  if not S.session and type(p.sessionId) == "string" then
+    S.session = p.sessionId
+  end
+  local call
+  for i = #turn.calls, 1, -1 do
+    local c = turn.calls[i]
+    if c.id == p.toolCallId and not FINAL[c.status] then
+      call = c
+      break
+    end
+  end
+  if not call then
+    call = { id = p.toolCallId, textOffset = #turn.text }
+    table.insert(turn.calls, call)
+  end
+  call.name, call.arguments, call.status = str(p.name), str(p.arguments), str(p.status)
+  call.server = type(p.server) == "string" and p.server or nil
+  if type(p.output) == "string" then
+    call.output = p.output
+  end
+  if turn.buf ~= S.buf or not valid_buf() then
+    return
+  end
+  answered(turn)
+  render_answer(turn)
+end)
+
 -- refresh_header rewrites the title and providers lines from the store
 -- (the title is set by the first message).
 local function refresh_header()
@@ -656,6 +883,7 @@ local function finish(turn, err, result)
     return
   end
   S.turn = nil
+  require("tinychat.tools").forget(turn.id)
   local text, reasoning, interrupted, ending = turn.text, turn.reasoning, false, nil
   if err == nil then
     text = result.text
@@ -687,7 +915,8 @@ local function finish(turn, err, result)
   if ending and ending[2] then
     notify(ending[2], levels.WARN)
   end
-  local dropped = interrupted and text == "" and reasoning == ""
+  -- A reply that made a tool call is kept, even without text.
+  local dropped = interrupted and text == "" and reasoning == "" and #turn.calls == 0
   if turn.buf ~= S.buf or not valid_buf() then
     -- The buffer was wiped while the reply streamed: show what is stored.
     S.loaded = false
@@ -726,10 +955,12 @@ local function finish(turn, err, result)
   else
     local start = mark_pos(turn.mark_body)[1]
     -- The reasoning fold stays as each window had it once the answer had
-    -- folded it; a reply that never got to an answer folds it now.
+    -- folded it; a reply that never got to an answer folds it now. So do
+    -- the tool calls' folds.
     local closed = turn.answered and turn.mark_think and folds_closed(start) or true
+    local calls_closed = call_folds(turn)
     out = {}
-    assistant_blocks(out, reasoning, text, ending and ending[1])
+    local heads = assistant_blocks(out, reasoning, text, ending and ending[1], turn.calls)
     block(out, YOU)
     table.insert(out, "")
     vim.list_extend(out, split(draft))
@@ -737,8 +968,18 @@ local function finish(turn, err, result)
     if out[1] == OPEN then
       set_folds(start, closed)
     end
+    for i, c in ipairs(turn.calls) do
+      if str(c.output) ~= "" then
+        set_folds(start + heads[i] - 1, calls_closed[i] or true)
+      end
+    end
   end
-  for _, mark in ipairs({ turn.mark_turn, turn.mark_body, turn.mark_start, turn.mark_end, turn.mark_think }) do
+  local marks = { turn.mark_turn, turn.mark_body, turn.mark_start, turn.mark_end }
+  table.insert(marks, turn.mark_think)
+  for _, c in ipairs(turn.calls) do
+    table.insert(marks, c.mark)
+  end
+  for _, mark in ipairs(marks) do
     api.nvim_buf_del_extmark(S.buf, ns, mark)
   end
   if follow then
@@ -774,7 +1015,12 @@ local function start_turn(message, draft, context)
     reasoning = "",
     answer = { seq = 0, early = {} },
     thinking = { seq = 0, early = {} },
-    answered = false, -- non-blank answer text has arrived
+    answered = false, -- non-blank answer text or a tool call has arrived
+    -- Tool calls: {id, name, server, arguments, status, output, textOffset,
+    -- mark (its first line), folded (shown with an output)}, in order.
+    calls = {},
+    seg_at = 0, -- where the answer's text after the last call starts
+    seg_shown = false, -- that text is shown (it has more than blanks)
     mark_think = nil, -- the end of the reasoning shown, once some is
     mark_turn = api.nvim_buf_set_extmark(S.buf, ns, first, 0, { right_gravity = false }),
     -- The reply: reasoning from mark_body, answer from mark_start.

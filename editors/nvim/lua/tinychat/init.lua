@@ -15,6 +15,13 @@ M.defaults = {
   -- Show the model's reasoning ("thinking") above each reply, folded once
   -- the answer starts; false leaves it out of the buffer.
   show_reasoning = true,
+  -- Tool calls of the model: the daemon asks before each one its policy
+  -- leaves to the user, and the plugin asks you (vim.ui.select), except
+  -- for the tools named here (names or globs such as "read_*"), which are
+  -- allowed at once.
+  tools = {
+    auto_approve = {},
+  },
   -- Keys in the chat buffer (normal mode); false disables one.
   keymaps = {
     send = "<CR>",
@@ -47,6 +54,30 @@ local function check(c)
   end
   if type(c.keymaps) ~= "table" then
     bad("keymaps", "a table")
+  end
+  if type(c.tools) ~= "table" then
+    bad("tools", "a table such as { auto_approve = { \"read_file\" } }")
+  end
+  local approve = c.tools.auto_approve
+  local function strings(list)
+    if type(list) ~= "table" then
+      return false
+    end
+    for k, v in pairs(list) do
+      if type(k) ~= "number" or type(v) ~= "string" then
+        return false
+      end
+    end
+    return true
+  end
+  if not strings(approve) then
+    error(
+      string.format(
+        "tinychat.setup: tools.auto_approve must be a list of tool names or globs, not %s",
+        vim.inspect(approve)
+      ),
+      3
+    )
   end
 end
 

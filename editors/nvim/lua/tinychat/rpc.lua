@@ -27,6 +27,7 @@ local state = {
 }
 local next_id = 0
 local handlers = {} -- method -> list of function(params)
+local request_handlers = {} -- method -> function(params, respond)
 
 -- server is the initialize result of the running daemon (serverInfo,
 -- capabilities), or nil.
@@ -52,11 +53,44 @@ local function object(params)
   return params
 end
 
+-- answer_request runs the handler of a request from the daemon (such as
+-- chat/requestPermission). The handler gets respond(result, err), which it
+-- may call later, once the user has answered: the reply goes to the daemon
+-- that asked, if it still runs, and only once.
+local function answer_request(msg)
+  local job, answered = state.job, false
+  local function respond(result, err)
+    if answered then
+      return
+    end
+    answered = true
+    if state.job ~= job then
+      return -- that daemon has gone: nobody waits for the answer
+    end
+    local reply = { jsonrpc = "2.0", id = msg.id }
+    if err then
+      reply.error = err
+    else
+      reply.result = result == nil and vim.NIL or result
+    end
+    pcall(write, reply)
+  end
+  local fn = request_handlers[msg.method]
+  if not fn then
+    respond(nil, { code = -32601, message = "method not found: " .. msg.method })
+    return
+  end
+  local ok, err = pcall(fn, msg.params, respond)
+  if not ok then
+    respond(nil, { code = -32603, message = tostring(err) })
+    vim.notify("tinychat: " .. msg.method .. " handler failed: " .. tostring(err), vim.log.levels.ERROR)
+  end
+end
+
 local function dispatch(msg)
   if msg.method ~= nil then
     if not is_nil(msg.id) then
-      -- A request from the daemon: none is part of the protocol.
-      write({ jsonrpc = "2.0", id = msg.id, error = { code = -32601, message = "method not found: " .. msg.method } })
+      answer_request(msg)
       return
     end
     if msg.method == "window/logMessage" and type(msg.params) == "table" then
@@ -186,6 +220,9 @@ local function init_params()
       opts[k] = config[k]
     end
   end
+  -- The plugin answers chat/requestPermission (tinychat.tools): the user
+  -- decides on each tool call the daemon's policy leaves to them.
+  opts.permissions = true
   local v = vim.version()
   return {
     processId = vim.fn.getpid(),
@@ -193,7 +230,7 @@ local function init_params()
     rootUri = root,
     workspaceFolders = { { uri = root, name = vim.fn.fnamemodify(cwd, ":t") } },
     capabilities = vim.empty_dict(),
-    initializationOptions = next(opts) and opts or nil,
+    initializationOptions = opts,
   }
 end
 
@@ -203,6 +240,8 @@ function M.start()
   if state.job then
     return true
   end
+  -- The handlers of the daemon's requests, which initialize declares.
+  require("tinychat.tools")
   local cmd = require("tinychat").config.cmd
   local ok, job = pcall(vim.fn.jobstart, cmd, {
     on_stdout = on_stdout,
@@ -277,6 +316,14 @@ end
 function M.on(method, fn)
   handlers[method] = handlers[method] or {}
   table.insert(handlers[method], fn)
+end
+
+-- on_request makes fn(params, respond) answer the daemon's requests named
+-- method (one handler per method; a later one replaces it). fn must call
+-- respond(result) or respond(nil, {code, message}) once, now or later; it
+-- must not wait for the user itself.
+function M.on_request(method, fn)
+  request_handlers[method] = fn
 end
 
 function M.running()
