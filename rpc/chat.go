@@ -38,8 +38,11 @@ func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, erro
 		Settings: settings,
 	}
 	var sessionID string // the turn's, once Begin knows it
+	var out *relay
 	if canAsk {
 		r.Permit = func(ctx context.Context, c chat.ToolCall) (string, error) {
+			// The call's chat/toolCall, and the text before it, first.
+			out.sync()
 			return s.askPermission(ctx, req.ID, sessionID, c)
 		}
 	}
@@ -57,7 +60,7 @@ func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, erro
 		s.mu.Unlock()
 	}()
 
-	out := newRelay(s.stream, req.ID, turn.SessionID, turn.MessageID)
+	out = newRelay(s.stream, req.ID, turn.SessionID, turn.MessageID)
 	res, err := turn.Run(ctx, out.add)
 	// Every notification goes out before the response, whatever it is.
 	out.flush()

@@ -33,9 +33,10 @@ type relay struct {
 	call callEncoder      // chat/toolCall
 
 	mu      sync.Mutex
-	room    sync.Cond // signalled when pending is taken
+	room    sync.Cond // signalled when pending is taken, and when it is written
 	pending []byte
 	runs    []run // of pending, in order
+	writing bool  // the writer holds text it took and has not written yet
 	closed  bool
 
 	wake chan struct{} // capacity 1: "pending has text"
@@ -109,6 +110,7 @@ func (r *relay) write() {
 		text, runs := r.pending, r.runs
 		r.pending, r.runs = spare[:0], spareRuns[:0]
 		closed := r.closed
+		r.writing = true
 		r.room.Broadcast()
 		r.mu.Unlock()
 
@@ -129,9 +131,23 @@ func (r *relay) write() {
 			start = k.end
 		}
 		spare, spareRuns = text, runs
+		r.mu.Lock()
+		r.writing = false
+		r.room.Broadcast()
+		r.mu.Unlock()
 		if closed {
 			return
 		}
+	}
+}
+
+// sync waits until everything queued so far is on the wire: what the
+// client is asked next comes after what it was told.
+func (r *relay) sync() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for (len(r.pending) > 0 || r.writing) && !r.closed {
+		r.room.Wait()
 	}
 }
 

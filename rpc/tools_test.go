@@ -36,22 +36,30 @@ func toolDaemon(t *testing.T, ask bool, policy tools.Policy) (*daemon, string) {
 	return d, ws
 }
 
-// answerPermission waits for the next chat/requestPermission, checks what
-// it asks and answers it with outcome.
+// answerPermission waits for the next chat/requestPermission, checks that
+// the call's pending chat/toolCall came before it, and answers outcome.
 func (d *daemon) answerPermission(t *testing.T, outcome string) permissionParams {
 	t.Helper()
 	m := d.waitFor("a permission request", func(m msg) bool { return m.Method == methodPermission })
+	var p permissionParams
+	if err := json.Unmarshal(m.Params, &p); err != nil {
+		t.Fatal(err)
+	}
+	told := false
 	d.mu.Lock()
 	for i := range d.inbox {
+		var c toolCallParams
+		if d.inbox[i].Method == methodToolCall && json.Unmarshal(d.inbox[i].Params, &c) == nil && c.ToolCallID == p.ToolCall.ToolCallID && c.Status == "pending" {
+			told = true
+		}
 		if d.inbox[i].Method == methodPermission && d.inbox[i].id() == m.id() {
 			d.inbox = append(d.inbox[:i:i], d.inbox[i+1:]...)
 			break
 		}
 	}
 	d.mu.Unlock()
-	var p permissionParams
-	if err := json.Unmarshal(m.Params, &p); err != nil {
-		t.Fatal(err)
+	if !told {
+		t.Errorf("the permission request for %s came before its pending chat/toolCall", p.ToolCall.ToolCallID)
 	}
 	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": json.RawMessage(m.id()), "result": map[string]string{"outcome": outcome}})
 	d.frame(string(b))

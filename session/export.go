@@ -224,6 +224,7 @@ var stopNotes = map[string]string{
 	"refusal":        "*(the model refused)*",
 	"content_filter": "*(stopped by the provider's content filter)*",
 	"error":          "*(interrupted by an error)*",
+	"max_tool_steps": "*(stopped after the tool-step limit)*",
 }
 
 func (e *markdownExporter) end() error {
