@@ -111,6 +111,8 @@ func toError(err error) *jsonrpc2.Error {
 		return invalidParams("format", "%v", err)
 	case errors.Is(err, session.ErrImport):
 		return invalidParams("content", "%v", err)
+	case errors.Is(err, session.ErrQuery):
+		return invalidParams("query", "%v", err)
 	}
 	return response(jsonrpc2.CodeInternalError, nil)
 }

@@ -66,9 +66,10 @@ type Server struct {
 }
 
 // method is a request handler. Async ones run in their own goroutine with
-// their own context, so that a slow provider never blocks the connection;
-// the rest run in order on the reading goroutine, which keeps a script's
-// session/new before its session/list.
+// their own context, so that a slow provider or a search of a large store
+// never blocks the connection, and can be cancelled; the rest run in order
+// on the reading goroutine, which keeps a script's session/new before its
+// session/list.
 type method struct {
 	handle func(ctx context.Context, req *jsonrpc2.Request) (any, error)
 	async  bool
@@ -130,7 +131,7 @@ func (s *Server) methodTable() map[string]method {
 		"session/rename": {handle: s.sessionRename},
 		"session/export": {handle: s.sessionExport},
 		"session/import": {handle: s.sessionImport},
-		"session/search": {handle: s.sessionSearch},
+		"session/search": {handle: s.sessionSearch, async: true},
 		"providers/list": {handle: s.providersList},
 		"models/list":    {handle: s.modelsList, async: true},
 	}

@@ -458,3 +458,30 @@ func TestCancelBeforeAnyText(t *testing.T) {
 		t.Errorf("a turn cancelled before any text left %+v", list.Sessions)
 	}
 }
+
+// TestSessionSearch checks what a hit holds, and that whatever query is
+// typed gets hits or -32602 naming the query, never an internal error.
+func TestSessionSearch(t *testing.T) {
+	d := startDaemon(t, daemonOpts{})
+	var sent sendResult
+	d.call("chat/send", map[string]any{"message": "東京の goroutine 🚀", "workspace": "/w/a"}, &sent)
+	var found struct{ Hits []session.Hit }
+	d.call("session/search", map[string]any{"query": "東京"}, &found)
+	if len(found.Hits) != 2 {
+		t.Fatalf("hits = %+v, want the question and its echo", found.Hits)
+	}
+	h := found.Hits[0]
+	if h.SessionID != sent.SessionID || h.Title != "東京の goroutine 🚀" || h.Workspace != "/w/a" || h.CreatedAt.IsZero() ||
+		h.Role == "" || !strings.Contains(h.Snippet, "«東京»の") {
+		t.Errorf("hit = %+v", h)
+	}
+	for _, q := range []string{"a\x00b", `"unterminated`, "(((", `'); DROP TABLE messages; --`, "gorout*", `"goroutine 🚀"`} {
+		d.call("session/search", map[string]any{"query": q}, &found)
+	}
+	for _, q := range []string{"", "NOT", "a OR", strings.Repeat("word ", 16000)} {
+		code, _, data := d.callErr("session/search", map[string]any{"query": q})
+		if code != -32602 || data["field"] != "query" {
+			t.Errorf("search %.20q: code %d, data %v; want -32602 naming query", q, code, data)
+		}
+	}
+}

@@ -99,6 +99,35 @@ CREATE TABLE tool_permissions (
 	PRIMARY KEY (workspace, tool)
 );
 `,
+	// 6: search finds what people type: the index reads each message
+	// through tinychat_search_text (searchtext.go says why), so that
+	// Japanese, Chinese, Thai and emoji are found, and symbols are words.
+	// It replaces version 2's index. Its content is a view, so that
+	// snippets are taken from the text as the index read it.
+	`
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+DROP TABLE messages_fts;
+CREATE VIEW messages_search_text AS SELECT pk, ` + searchTextFunc + `(content) AS content FROM messages;
+CREATE VIRTUAL TABLE messages_search USING fts5 (
+	content,
+	content = 'messages_search_text',
+	content_rowid = 'pk',
+	tokenize = "unicode61 remove_diacritics 2 categories 'L* N* Co So'"
+);
+CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+	INSERT INTO messages_search (rowid, content) VALUES (new.pk, ` + searchTextFunc + `(new.content));
+END;
+CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+	INSERT INTO messages_search (messages_search, rowid, content) VALUES ('delete', old.pk, ` + searchTextFunc + `(old.content));
+END;
+CREATE TRIGGER messages_search_update AFTER UPDATE OF content ON messages BEGIN
+	INSERT INTO messages_search (messages_search, rowid, content) VALUES ('delete', old.pk, ` + searchTextFunc + `(old.content));
+	INSERT INTO messages_search (rowid, content) VALUES (new.pk, ` + searchTextFunc + `(new.content));
+END;
+INSERT INTO messages_search (messages_search) VALUES ('rebuild');
+`,
 }
 
 // errNotStore is returned by schemaVersion for an SQLite file that some other

@@ -163,7 +163,7 @@ func TestIntegrityCheck(t *testing.T) {
 		t.Fatalf("IntegrityCheck of a sound store = %v, %v", ok, err)
 	}
 	// Deleting behind the index's back leaves it out of step.
-	if _, err := s.db.Exec(`DROP TRIGGER messages_fts_delete; DELETE FROM messages WHERE session_id = ?`, sess.ID); err != nil {
+	if _, err := s.db.Exec(`DROP TRIGGER messages_search_delete; DELETE FROM messages WHERE session_id = ?`, sess.ID); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := s.IntegrityCheck(ctx); ok || err != nil {

@@ -97,11 +97,18 @@ type Position struct {
 	Character int `json:"character"`
 }
 
-// Hit is one search result.
+// Hit is one search result: a message, where it is, and a snippet of it
+// around what matched.
 type Hit struct {
-	SessionID string `json:"sessionId"`
-	MessageID string `json:"messageId"`
-	Snippet   string `json:"snippet"`
+	SessionID string    `json:"sessionId"`
+	MessageID string    `json:"messageId"`
+	Title     string    `json:"title"`     // the session's
+	Workspace string    `json:"workspace"` // the session's
+	Role      string    `json:"role"`      // the message's
+	CreatedAt time.Time `json:"createdAt"` // the message's
+	// Snippet is about a dozen words of the message around the match,
+	// matched words between HitStart and HitEnd, cuts marked "…".
+	Snippet string `json:"snippet"`
 }
 
 // ErrNotFound is returned (wrapped) when a session does not exist.

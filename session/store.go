@@ -274,7 +274,7 @@ func (s *Store) IntegrityCheck(ctx context.Context) (bool, error) {
 	// The FTS5 check compares the index with the messages it indexes. It
 	// is written as an INSERT, so it runs as a write.
 	err = s.update(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)`)
+		_, err := tx.ExecContext(ctx, `INSERT INTO messages_search (messages_search, rank) VALUES ('integrity-check', 1)`)
 		return err
 	})
 	if code(err) == sqlite3.SQLITE_CORRUPT {
