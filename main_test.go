@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/tinychat/tinychat/providers/providertest"
-	"github.com/tinychat/tinychat/session"
 )
 
 // The real binary, built once for the tests that run it as editors and
@@ -327,49 +326,6 @@ func TestDaemonOverPipes(t *testing.T) {
 			t.Errorf("logs should be on stderr: %q", stderr.String())
 		}
 	})
-}
-
-// TestHistoryCommands drives sessions, search, export and ask --new and
-// --continue over one store.
-func TestHistoryCommands(t *testing.T) {
-	env := map[string]string{"TINYCHAT_DB": filepath.Join(t.TempDir(), "chat.db")}
-	ws := t.TempDir()
-	ask := func(args ...string) {
-		t.Helper()
-		if _, errOut, code := runCmd(command(t, env, append([]string{"ask", "--workspace", ws}, args...)...), ""); code != 0 {
-			t.Fatalf("ask %v: exit %d: %s", args, code, errOut)
-		}
-	}
-	ask("goroutines and channels")
-	ask("--new", "what is a mutex")
-	var list struct{ Sessions []session.Session }
-	out, _, code := runCmd(command(t, env, "sessions", "--workspace", ws, "--json"), "")
-	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || len(list.Sessions) != 2 {
-		t.Fatalf("sessions --json: exit %d, %q", code, out)
-	}
-	newest, oldest := list.Sessions[0], list.Sessions[1]
-	if newest.Title != "what is a mutex" || !newest.Current || oldest.Current {
-		t.Errorf("sessions: %+v", list.Sessions)
-	}
-	ask("--continue", oldest.ID, "and select")
-
-	out, _, _ = runCmd(command(t, env, "sessions", "--workspace", ws), "")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[1], "*") || !strings.Contains(lines[1], oldest.ID) || !strings.Contains(lines[1], "4") {
-		t.Errorf("sessions table (the continued session is current, with 4 messages):\n%s", out)
-	}
-
-	out, _, code = runCmd(command(t, env, "search", "select"), "")
-	if code != 0 || strings.Count(out, oldest.ID) != 2 || !strings.Contains(out, "«select»") {
-		t.Errorf("search: exit %d\n%s", code, out)
-	}
-	out, _, code = runCmd(command(t, env, "export", "--format", "markdown", newest.ID), "")
-	if code != 0 || !strings.HasPrefix(out, "# what is a mutex\n") || !strings.Contains(out, "## Assistant") {
-		t.Errorf("export markdown: exit %d\n%s", code, out)
-	}
-	if _, errOut, code := runCmd(command(t, env, "ask", "--continue", "nope", "hi"), ""); code != 1 || !strings.Contains(errOut, "nope") {
-		t.Errorf("--continue with a missing session: exit %d, %q", code, errOut)
-	}
 }
 
 // TestMalformedInputToTheBinary sends each kind of bad input to the real

@@ -55,7 +55,7 @@ func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, er
 	res.ProtocolVersion = ProtocolVersion
 	res.Capabilities.Chat = chatCapabilities{
 		Providers:     s.opts.Providers.Names(),
-		ExportFormats: []string{"text", "markdown", "json"},
+		ExportFormats: session.ExportFormats,
 		Cancel:        true,
 		Streaming:     "deltas",
 		Reasoning:     true,

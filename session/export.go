@@ -17,6 +17,9 @@ import (
 	"unicode/utf8"
 )
 
+// ExportFormats are the formats Export writes.
+var ExportFormats = []string{"text", "markdown", "json"}
+
 // ErrFormat is returned (wrapped) by Export for a format it does not know.
 var ErrFormat = errors.New("unknown export format")
 

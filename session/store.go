@@ -466,6 +466,62 @@ func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
 	return getSession(ctx, db, id)
 }
 
+// Resolve returns the session whose id is id or, failing that, the one
+// session, of any workspace, whose id starts with it. No match is an error
+// wrapping ErrNotFound; several are an *AmbiguousError.
+func (s *Store) Resolve(ctx context.Context, id string) (*Session, error) {
+	db, err := s.use(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, notFound(id)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id FROM sessions WHERE substr(id, 1, ?) = ? ORDER BY id = ? DESC, id LIMIT ?`,
+		len(id), id, id, maxCandidates+1)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var found string
+		if err := rows.Scan(&found); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, found)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(ids) == 0:
+		return nil, notFound(id)
+	case len(ids) > 1 && ids[0] != id:
+		return nil, &AmbiguousError{Prefix: id, IDs: ids[:min(len(ids), maxCandidates)], More: len(ids) > maxCandidates}
+	}
+	return getSession(ctx, db, ids[0])
+}
+
+// maxCandidates is how many sessions an AmbiguousError names.
+const maxCandidates = 5
+
+// AmbiguousError reports an id prefix that several sessions share.
+type AmbiguousError struct {
+	Prefix string
+	IDs    []string // some of the sessions whose id starts with Prefix
+	More   bool     // there are more than IDs
+}
+
+func (e *AmbiguousError) Error() string {
+	more := ""
+	if e.More {
+		more = ", ..."
+	}
+	return fmt.Sprintf("session id %q is ambiguous: %s%s", e.Prefix, strings.Join(e.IDs, ", "), more)
+}
+
 // Messages returns the messages of session id in order, or an error
 // wrapping ErrNotFound.
 func (s *Store) Messages(ctx context.Context, id string) ([]Message, error) {

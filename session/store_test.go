@@ -623,3 +623,40 @@ func BenchmarkList1000(b *testing.B) {
 		}
 	}
 }
+
+func TestResolve(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	var ids []string
+	for _, ws := range []string{"/w/a", "/w/b", "/w/b"} {
+		ids = append(ids, mustNew(t, s, ws, "").ID)
+	}
+	if _, err := s.db.Exec(`UPDATE sessions SET id = 'ab' || substr(id, 3) WHERE id IN (?, ?)`, ids[0], ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	ids[0], ids[1] = "ab"+ids[0][2:], "ab"+ids[1][2:]
+	for _, tt := range []struct {
+		id, want string
+		err      error
+	}{
+		{ids[2], ids[2], nil},
+		{ids[2][:4], ids[2], nil},
+		{ids[0], ids[0], nil},
+		{ids[0][:6], ids[0], nil},
+		{"ab", "", &AmbiguousError{}},
+		{"", "", ErrNotFound},
+		{"zz", "", ErrNotFound},
+		{"%", "", ErrNotFound},
+	} {
+		got, err := s.Resolve(ctx, tt.id)
+		var amb *AmbiguousError
+		switch {
+		case tt.err == nil && (err != nil || got.ID != tt.want):
+			t.Errorf("Resolve(%q) = %+v, %v; want %s", tt.id, got, err, tt.want)
+		case errors.Is(tt.err, ErrNotFound) && !errors.Is(err, ErrNotFound):
+			t.Errorf("Resolve(%q) = %v, want ErrNotFound", tt.id, err)
+		case tt.err != nil && !errors.Is(tt.err, ErrNotFound) && (!errors.As(err, &amb) || len(amb.IDs) != 2 || !strings.Contains(err.Error(), ids[1])):
+			t.Errorf("Resolve(%q) = %v, want an ambiguity naming both", tt.id, err)
+		}
+	}
+}
