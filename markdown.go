@@ -30,6 +30,8 @@ type markdown struct {
 	stars, ticks    int  // a run of * or ` not yet written
 	prev            rune // the last character of text written
 	styled, codeRow bool // a style is on; the line is a code block's
+
+	partial []byte // the start of a character cut by the end of a Write
 }
 
 // SGR sequences.
@@ -51,7 +53,18 @@ func newMarkdown(w io.Writer) *markdown { return &markdown{w: w, atStart: true, 
 
 // Write renders p, which may end anywhere, even inside a character.
 func (m *markdown) Write(p []byte) (int, error) {
-	m.write(string(p))
+	b := append(m.partial, p...)
+	cut := len(b)
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	m.write(string(b[:cut]))
+	m.partial = append([]byte(nil), b[cut:]...)
 	return len(p), nil
 }
 
@@ -256,11 +269,15 @@ func (m *markdown) headingBold() string {
 
 // reset starts a new line: no style carries over.
 func (m *markdown) reset() {
-	*m = markdown{w: m.w, atStart: true, prev: ' ', fence: m.fence}
+	*m = markdown{w: m.w, atStart: true, prev: ' ', fence: m.fence, partial: m.partial}
 }
 
 // Flush renders what is held back, at the end of the reply.
 func (m *markdown) Flush() {
+	if len(m.partial) > 0 {
+		m.write(string(m.partial))
+		m.partial = nil
+	}
 	if m.atStart && m.head != "" {
 		m.lineStart(true)
 	}

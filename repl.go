@@ -164,7 +164,8 @@ func (r *lineReader) read() (string, error) {
 		return "", err
 	}
 	defer term.Restore(r.fd, state)
-	if w, h, err := term.GetSize(r.fd); err == nil {
+	// A terminal that does not know its size says 0 by 0.
+	if w, h, err := term.GetSize(r.fd); err == nil && w > 0 && h > 0 {
 		r.term.SetSize(w, h)
 	}
 	return r.term.ReadLine()
