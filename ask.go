@@ -165,8 +165,9 @@ type turner struct {
 	ws     string
 	cfg    chat.Settings
 	// sessionID is the session of the next turn; "" for the workspace's
-	// current one.
+	// current one, or a new one when fresh is set.
 	sessionID string
+	fresh     bool
 	out       *replyWriter
 }
 
@@ -193,31 +194,22 @@ func (e *env) newTurner(f *turnFlags) (*turner, error) {
 		return nil, err
 	}
 	t.engine = &chat.Engine{Store: t.store, Providers: reg}
-	ctx := context.Background()
-	switch {
-	case f.sessionID != "":
-		sess, err := resolve(ctx, t.store, f.sessionID)
+	t.fresh = f.fresh
+	if f.sessionID != "" {
+		sess, err := resolve(context.Background(), t.store, f.sessionID)
 		if err != nil {
 			t.close()
 			return nil, err
 		}
 		t.sessionID = sess.ID
-	case f.fresh:
-		if err := t.newSession(ctx); err != nil {
-			t.close()
-			return nil, err
-		}
 	}
 	return t, nil
 }
 
-// newSession starts a session in the workspace for the next turns.
-func (t *turner) newSession(ctx context.Context) error {
-	sess, err := t.store.New(ctx, t.ws, "")
-	if err == nil {
-		t.sessionID = sess.ID
-	}
-	return err
+// newSession has the next turn start a new session. The engine makes it,
+// and keeps it only if the turn leaves a message in it.
+func (t *turner) newSession() {
+	t.sessionID, t.fresh = "", true
 }
 
 func (t *turner) close() { t.store.Close() }
@@ -225,7 +217,7 @@ func (t *turner) close() { t.store.Close() }
 // turn sends one message and streams its reply. A reply cut short by ctx
 // is kept, marked interrupted, as the engine saves it.
 func (t *turner) turn(ctx context.Context, msg string, items []session.ContextItem) (*chat.Result, error) {
-	turn, err := t.engine.Begin(ctx, chat.Request{Workspace: t.ws, SessionID: t.sessionID, Message: msg, Context: items,
+	turn, err := t.engine.Begin(ctx, chat.Request{Workspace: t.ws, SessionID: t.sessionID, New: t.fresh, Message: msg, Context: items,
 		Provider: t.f.provider, Model: t.f.model, System: t.f.system, Settings: t.cfg})
 	if err != nil {
 		return nil, err
@@ -234,6 +226,10 @@ func (t *turner) turn(ctx context.Context, msg string, items []session.ContextIt
 	res, err := turn.Run(ctx, t.out.event)
 	t.out.end()
 	var terr *chat.TurnError
+	// The session holds the turn now, unless nothing came of it.
+	if res != nil || errors.As(err, &terr) && (terr.Partial != "" || terr.Reasoning != "") {
+		t.sessionID, t.fresh = turn.SessionID, false
+	}
 	switch {
 	case errors.As(err, &terr) && ctx.Err() != nil:
 		if terr.Partial != "" || terr.Reasoning != "" {

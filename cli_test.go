@@ -104,6 +104,13 @@ func TestAsk(t *testing.T) {
 			t.Errorf("stderr %q does not say %q", errOut, want)
 		}
 	}
+	// A new session whose first turn fails leaves nothing behind.
+	if _, errOut, code := c.run("", "ask", "-n", "-p", "openai", "error 401 bad key"); code != 1 || !strings.Contains(errOut, "openai: 401") {
+		t.Errorf("a failed turn: exit %d, %q", code, errOut)
+	}
+	if got := c.sessions(); len(got) != 3 {
+		t.Errorf("sessions after a failed turn with -n: %+v", got)
+	}
 	oldest := list[1]
 	c.ok("", "ask", "--session", oldest.ID[:6], "-p", "echo", "more")
 	list = c.sessions()
@@ -124,7 +131,7 @@ func TestChat(t *testing.T) {
 	if len(list) != 2 || list[0].MessageCount != 4 || list[1].MessageCount != 2 {
 		t.Fatalf("sessions %+v; want one of one turn, then the /new one of two", list)
 	}
-	for _, want := range []string{"session " + list[1].ID, "new session " + list[0].ID, "unknown command /bogus"} {
+	for _, want := range []string{"session " + list[1].ID, "the next message starts a new session", "unknown command /bogus"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr %q does not say %q", errOut, want)
 		}

@@ -70,7 +70,6 @@ func (e *env) chat(f *turnFlags) error {
 		var sig *interrupted
 		switch {
 		case res != nil:
-			t.sessionID = res.SessionID
 			t.report(res)
 		case errors.As(context.Cause(ctx), &sig):
 			// Stopped with Ctrl-C: the chat goes on.
@@ -89,11 +88,8 @@ func (e *env) chatCommandLine(t *turner, line string) bool {
 	case "/exit", "/quit":
 		return true
 	case "/new":
-		if err := t.newSession(context.Background()); err != nil {
-			say("tinychat: %v", err)
-		} else {
-			say("new session %s", t.sessionID)
-		}
+		t.newSession()
+		say("the next message starts a new session")
 	case "/model":
 		switch len(fields) {
 		case 1:
@@ -110,9 +106,12 @@ func (e *env) chatCommandLine(t *turner, line string) bool {
 			say("usage: /model [PROVIDER] MODEL")
 		}
 	case "/session":
-		if t.sessionID == "" {
-			say("no session yet: the first message continues the workspace's current one, or starts one")
-		} else {
+		switch {
+		case t.fresh:
+			say("the next message starts a new session")
+		case t.sessionID == "":
+			say("the next message continues the workspace's current session, or starts one")
+		default:
 			say("session %s", t.sessionID)
 		}
 	case "/help":

@@ -58,8 +58,11 @@ type Event struct {
 type Request struct {
 	Workspace string // normalised; used when SessionID is empty
 	SessionID string // empty: the workspace's current session, or a new one
-	Message   string
-	Context   []session.ContextItem
+	// New starts a new session in Workspace (SessionID empty), which
+	// becomes its current one once the turn has a message to keep.
+	New     bool
+	Message string
+	Context []session.ContextItem
 
 	// Provider and Model override the session's last provider and model.
 	Provider string
@@ -186,9 +189,13 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 	t := &Turn{engine: e}
 	var sess *session.Session
 	var err error
-	if r.SessionID != "" {
+	switch {
+	case r.SessionID != "":
 		sess, err = e.Store.Session(ctx, r.SessionID)
-	} else {
+	case r.New:
+		sess, err = e.Store.New(ctx, r.Workspace, "")
+		t.created = true
+	default:
 		sess, err = e.Store.Current(ctx, r.Workspace)
 		if errors.Is(err, session.ErrNotFound) {
 			sess, err = e.Store.New(ctx, r.Workspace, "")

@@ -165,3 +165,40 @@ func TestHistoryOfToolCalls(t *testing.T) {
 		t.Errorf("history =\n%+v\nwant\n%+v", steps, want)
 	}
 }
+
+// TestNewSession checks Request.New: the turn starts a session of its own
+// beside the workspace's current one, which it keeps only if the turn
+// leaves a message in it.
+func TestNewSession(t *testing.T) {
+	srv := providertest.NewServer()
+	t.Cleanup(srv.Close)
+	env := map[string]string{"OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": srv.BaseURL()}
+	c := &Engine{Store: newStore(t), Providers: providers.NewRegistry(providers.Options{Getenv: func(k string) string { return env[k] }})}
+	ctx := context.Background()
+	send := func(r Request) (*Result, error) {
+		t.Helper()
+		r.Workspace, r.Provider = "/w", "openai"
+		turn, err := c.Begin(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return turn.Run(ctx, func(Event) {})
+	}
+	first, err := send(Request{Message: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send(Request{Message: "error 401 bad key", New: true}); err == nil {
+		t.Fatal("the failing turn succeeded")
+	}
+	if list, _ := c.Store.List(ctx, "/w"); len(list) != 1 || list[0].ID != first.SessionID {
+		t.Fatalf("after a failed turn in a new session: %+v; want the first session alone", list)
+	}
+	second, err := send(Request{Message: "second", New: true})
+	if err != nil || second.SessionID == first.SessionID {
+		t.Fatalf("new session: %+v, %v", second, err)
+	}
+	if cur, err := c.Store.Current(ctx, "/w"); err != nil || cur.ID != second.SessionID || cur.MessageCount != 2 {
+		t.Errorf("current = %+v, %v; want the new session, with its turn", cur, err)
+	}
+}
