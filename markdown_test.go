@@ -42,3 +42,28 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMarkdown checks that the renderer takes any reply, cut anywhere,
+// and renders it as it would whole.
+func FuzzMarkdown(f *testing.F) {
+	for _, s := range []string{"# Title\n\nSome **bold** and `code`\n", "```go\nx\n```\n", "- a\n> b\n---\n", "東京 *🚀*", "**\n``\n~~~"} {
+		f.Add(s, 3)
+	}
+	f.Fuzz(func(t *testing.T, in string, cut int) {
+		render := func(parts ...string) string {
+			var out strings.Builder
+			m := newMarkdown(&out)
+			for _, p := range parts {
+				m.Write([]byte(p))
+			}
+			m.Flush()
+			return out.String()
+		}
+		if cut < 0 || cut > len(in) {
+			cut = len(in) / 2
+		}
+		if whole, cutOnce := render(in), render(in[:cut], in[cut:]); whole != cutOnce {
+			t.Errorf("%q rendered whole = %q, cut at %d = %q", in, whole, cut, cutOnce)
+		}
+	})
+}

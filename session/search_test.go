@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // searchFixture is a store of messages in English, Japanese, Korean, Thai,
@@ -324,4 +325,28 @@ func benchmarkSearch(b *testing.B, s *Store, query, workspace string) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// FuzzSearch checks that any query gets hits or ErrQuery, never another
+// error, and that every hit's snippet is valid UTF-8 with its markers
+// paired.
+func FuzzSearch(f *testing.F) {
+	s, _ := searchFixture(f)
+	for _, q := range []string{"channel", `"lifetimes Rust"`, "gorout*", "goroutine OR rust NOT borrow", "東京", "🚀🎉", "a\x00b", `"unterminated`, "(a OR b", "NOT", "fmt.Println(x)"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		hits, err := s.Search(context.Background(), query, "")
+		if err != nil {
+			if !errors.Is(err, ErrQuery) {
+				t.Fatalf("Search(%q): %v", query, err)
+			}
+			return
+		}
+		for _, h := range hits {
+			if !utf8.ValidString(h.Snippet) || strings.Count(h.Snippet, HitStart) != strings.Count(h.Snippet, HitEnd) {
+				t.Errorf("Search(%q): snippet %q", query, h.Snippet)
+			}
+		}
+	})
 }
