@@ -485,3 +485,15 @@ func TestSessionSearch(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowMethodsAreAsync checks that the methods whose time depends on a
+// provider or on the size of the store run off the reading goroutine, so
+// that they never hold up the requests behind them.
+func TestSlowMethodsAreAsync(t *testing.T) {
+	methods := (&Server{}).methodTable()
+	for _, name := range []string{"chat/send", "models/list", "session/search"} {
+		if !methods[name].async {
+			t.Errorf("%s runs on the reading goroutine", name)
+		}
+	}
+}
