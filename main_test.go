@@ -483,6 +483,9 @@ env = { DEMO_TOKEN = "secret-token-123" }
 		}
 		break
 	}
+	// The log is read once the daemon has exited and written the last of it.
+	stdin.Close()
+	cmd.Wait()
 	if strings.Contains(stderr.String(), "secret-token-123") {
 		t.Errorf("the MCP server's secret is in the log: %s", stderr.String())
 	}
