@@ -27,7 +27,9 @@ func notificationsOf[P any](d *daemon, method, id string) []P {
 }
 
 // reasoningOf returns the chat/reasoning notifications of request id.
-func (d *daemon) reasoningOf(id string) []delta { return notificationsOf[delta](d, methodReasoning, id) }
+func (d *daemon) reasoningOf(id string) []delta {
+	return notificationsOf[delta](d, methodReasoning, id)
+}
 
 // bothEnv points openai and anthropic at srv.
 func bothEnv(srv *providertest.Server) map[string]string {
