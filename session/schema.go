@@ -103,7 +103,9 @@ CREATE TABLE tool_permissions (
 	// through tinychat_search_text (searchtext.go says why), so that
 	// Japanese, Chinese, Thai and emoji are found, and symbols are words.
 	// It replaces version 2's index. Its content is a view, so that
-	// snippets are taken from the text as the index read it.
+	// snippets are taken from the text as the index read it. The view and
+	// triggers call a function of tinychat's: other SQLite programs can
+	// read the store, but writing a message takes tinychat.
 	`
 DROP TRIGGER messages_fts_insert;
 DROP TRIGGER messages_fts_delete;
