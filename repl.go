@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ func (e *env) chatCommand() *cobra.Command {
 		Long: `Hold an ongoing chat: each line you type is sent, in the workspace's
 current session (or a new one with -n, or --session), and the reply
 streams back. Lines are edited as in a shell, with history (up and down).
-Ctrl-C stops a reply, keeping what came; Ctrl-D or /exit ends the chat.
+Ctrl-C stops a reply, keeping what came; at the prompt it ends the chat
+(exit status 130), as Ctrl-D and /exit do (0).
 
   /new            start a new session
   /model [P] M    use model M (of provider P) from now on
@@ -50,6 +52,9 @@ func (e *env) chat(f *turnFlags) error {
 		line, err := lines.read()
 		if err == io.EOF {
 			return nil
+		}
+		if errors.Is(err, errCtrlC) {
+			return &interrupted{os.Interrupt}
 		}
 		if err != nil {
 			return err
@@ -128,25 +133,46 @@ type lineReader struct {
 	interactive bool
 	fd          int
 	term        *term.Terminal
+	keys        *ctrlCReader
 	scan        *bufio.Scanner
+}
+
+// errCtrlC is Ctrl-C typed at the prompt, which ends the chat as Ctrl-C
+// ends any command.
+var errCtrlC = errors.New("ctrl-c")
+
+// ctrlCReader notes a Ctrl-C among the keys typed: the line editor
+// returns io.EOF for it as for Ctrl-D.
+type ctrlCReader struct {
+	r   io.Reader
+	saw bool
+}
+
+func (c *ctrlCReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if bytes.IndexByte(p[:n], 3) >= 0 {
+		c.saw = true
+	}
+	return n, err
 }
 
 func newLineReader(in io.Reader, out io.Writer) *lineReader {
 	fin, ok := in.(*os.File)
 	if ok && isTerminal(in) && isTerminal(out) {
+		keys := &ctrlCReader{r: in}
 		rw := struct {
 			io.Reader
 			io.Writer
-		}{in, out}
-		return &lineReader{interactive: true, fd: int(fin.Fd()), term: term.NewTerminal(rw, "> ")}
+		}{keys, out}
+		return &lineReader{interactive: true, fd: int(fin.Fd()), term: term.NewTerminal(rw, "> "), keys: keys}
 	}
 	scan := bufio.NewScanner(in)
 	scan.Buffer(nil, 1<<24)
 	return &lineReader{scan: scan}
 }
 
-// read returns the next line, or io.EOF at the end of the input (Ctrl-D or
-// Ctrl-C on an empty line). The terminal is raw only while a line is
+// read returns the next line, io.EOF at the end of the input (Ctrl-D on
+// an empty line), or errCtrlC. The terminal is raw only while a line is
 // typed: replies print as usual, and Ctrl-C during one is a signal.
 func (r *lineReader) read() (string, error) {
 	if r.term == nil {
@@ -167,5 +193,11 @@ func (r *lineReader) read() (string, error) {
 	if w, h, err := term.GetSize(r.fd); err == nil && w > 0 && h > 0 {
 		r.term.SetSize(w, h)
 	}
-	return r.term.ReadLine()
+	// A Ctrl-C read with the keys before it may be handled by a later
+	// ReadLine, which keeps what it read past the end of a line.
+	line, err := r.term.ReadLine()
+	if err == io.EOF && r.keys.saw {
+		err = errCtrlC
+	}
+	return line, err
 }

@@ -219,3 +219,29 @@ func TestChatInATerminal(t *testing.T) {
 		t.Errorf("export after the chat: %q", got)
 	}
 }
+
+// TestChatCtrlC types Ctrl-C in chat: during a reply it stops the reply,
+// which is kept, and the chat goes on; at the prompt it ends the chat with
+// status 130.
+func TestChatCtrlC(t *testing.T) {
+	c := newCLI(t)
+	c.env["TINYCHAT_ECHO_DELAY"] = "20ms"
+	cmd, scr, _ := c.inTerminal(true, true, true, "chat", "--raw", "-p", "echo")
+	scr.waitFor("> ", 1)
+	scr.typ("first " + strings.Repeat("word ", 500) + "\r")
+	// The line as typed, then the reply.
+	scr.waitFor("first word word", 2)
+	scr.typ("\x03")
+	scr.waitFor("> ", 2)
+	scr.typ("\x03")
+	if code := exitCode(cmd.Wait()); code != 130 {
+		t.Fatalf("exit %d, terminal %q; want 130", code, scr.text())
+	}
+	var export struct{ Messages []session.Message }
+	if err := json.Unmarshal([]byte(c.ok("", "export", "--format", "json")), &export); err != nil {
+		t.Fatal(err)
+	}
+	if len(export.Messages) != 2 || !export.Messages[1].Interrupted || !strings.HasPrefix(export.Messages[1].Content, "first word") {
+		t.Errorf("messages after Ctrl-C: %+v", export.Messages)
+	}
+}
