@@ -19,6 +19,7 @@ import (
 	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
+	"github.com/tinychat/tinychat/tools"
 )
 
 // turnFlags are the flags of the commands that send turns: ask and chat.
@@ -32,6 +33,7 @@ type turnFlags struct {
 	verbose                 bool
 	usage                   bool
 	noReasoning             bool
+	yes                     bool
 }
 
 func (f *turnFlags) add(fs *pflag.FlagSet) {
@@ -47,6 +49,7 @@ func (f *turnFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "say which provider and model answered, and in which session, on stderr")
 	fs.BoolVar(&f.usage, "usage", false, "print the tokens used on stderr")
 	fs.BoolVar(&f.noReasoning, "no-reasoning", false, "do not show the model's reasoning (shown dimmed on stderr by default)")
+	fs.BoolVarP(&f.yes, "yes", "y", false, "run every tool call the model makes in this run without asking (calls the [tools] policy denies excepted)")
 	f.limitFlags.add(fs)
 }
 
@@ -162,6 +165,8 @@ type turner struct {
 	store  *session.Store
 	reg    *providers.Registry
 	engine *chat.Engine
+	tools  *tools.Manager
+	permit chat.Permit // nil: the policy decides alone
 	ws     string
 	cfg    chat.Settings
 	// sessionID is the session of the next turn; "" for the workspace's
@@ -190,10 +195,17 @@ func (e *env) newTurner(f *turnFlags) (*turner, error) {
 		return nil, err
 	}
 	t.reg, t.cfg = reg, chat.ConfigSettings(reg, cfg)
-	if t.store, err = e.open(); err != nil {
+	toolbox, policy, err := toolsOf(cfg, log)
+	if err != nil {
 		return nil, err
 	}
-	t.engine = &chat.Engine{Store: t.store, Providers: reg}
+	if t.store, err = e.open(); err != nil {
+		toolbox.Close()
+		return nil, err
+	}
+	t.tools = toolbox
+	t.engine = &chat.Engine{Store: t.store, Providers: reg, Tools: toolbox, Policy: policy, Logger: log}
+	t.permit = permitOf(f.yes, e.stderr, t.out)
 	t.fresh = f.fresh
 	if f.sessionID != "" {
 		sess, err := resolve(context.Background(), t.store, f.sessionID)
@@ -212,13 +224,16 @@ func (t *turner) newSession() {
 	t.sessionID, t.fresh = "", true
 }
 
-func (t *turner) close() { t.store.Close() }
+func (t *turner) close() {
+	t.tools.Close()
+	t.store.Close()
+}
 
 // turn sends one message and streams its reply. A reply cut short by ctx
 // is kept, marked interrupted, as the engine saves it.
 func (t *turner) turn(ctx context.Context, msg string, items []session.ContextItem) (*chat.Result, error) {
 	turn, err := t.engine.Begin(ctx, chat.Request{Workspace: t.ws, SessionID: t.sessionID, New: t.fresh, Message: msg, Context: items,
-		Provider: t.f.provider, Model: t.f.model, System: t.f.system, Settings: t.cfg})
+		Provider: t.f.provider, Model: t.f.model, System: t.f.system, Settings: t.cfg, Permit: t.permit})
 	if err != nil {
 		return nil, err
 	}

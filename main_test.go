@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +53,9 @@ func command(t *testing.T, env map[string]string, args ...string) *exec.Cmd {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Dir = t.TempDir()
+	// A session of its own, with no controlling terminal: a run of the
+	// tests from a terminal must not have tinychat ask its questions there.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd
 }
 

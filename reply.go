@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -61,6 +62,10 @@ func (r *replyWriter) start(label string) {
 func (r *replyWriter) event(e chat.Event) {
 	if r.spin != nil {
 		r.spin.stop()
+	}
+	if e.Kind == chat.ToolCallEvent {
+		r.toolCall(e.Call)
+		return
 	}
 	if e.Text == "" {
 		return
@@ -187,4 +192,39 @@ func (s *spinner) stop() {
 	close(s.stopc)
 	<-s.done
 	s.stopc = nil
+}
+
+// pause makes way for a question on stderr: the spinner stops, the
+// reasoning ends its line, and what came of the answer is written out.
+func (r *replyWriter) pause() {
+	if r.spin != nil {
+		r.spin.stop()
+	}
+	r.endReasoning()
+	if r.md != nil {
+		r.md.Flush()
+	}
+	r.out.Flush()
+	// On a terminal that shows both, the answer so far may end mid-line.
+	if r.dim && r.md != nil && r.lastOut != 0 && r.lastOut != '\n' {
+		r.mu.Lock()
+		r.errw.WriteByte('\n')
+		r.errw.Flush()
+		r.mu.Unlock()
+		r.lastOut = '\n'
+	}
+}
+
+// toolCall says on stderr how a tool call ended, on a line of its own.
+func (r *replyWriter) toolCall(c *chat.ToolCall) {
+	switch c.Status {
+	case chat.CallCompleted, chat.CallFailed, chat.CallRejected:
+	default:
+		return
+	}
+	r.pause()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.errw, "tinychat: tool %s %s: %s\n", c.Name, c.Arguments, c.Status)
+	r.errw.Flush()
 }

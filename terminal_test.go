@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"sync"
@@ -243,5 +244,36 @@ func TestChatCtrlC(t *testing.T) {
 	}
 	if len(export.Messages) != 2 || !export.Messages[1].Interrupted || !strings.HasPrefix(export.Messages[1].Content, "first word") {
 		t.Errorf("messages after Ctrl-C: %+v", export.Messages)
+	}
+}
+
+// TestAskTools runs ask on a reply that reads a workspace file: on a pipe,
+// with no one to ask, the call is refused; with --yes it runs; on a
+// terminal the user is asked, and "a" (always) is remembered, so that the
+// next run does not ask.
+func TestAskTools(t *testing.T) {
+	c := newCLI(t)
+	if err := os.WriteFile(filepath.Join(c.dir, "a.txt"), []byte("the file's text\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msg := `tool {"path": "a.txt"}`
+	out, errOut, code := c.run("", "ask", "-n", "-p", "openai", msg)
+	if code != 0 || !strings.Contains(out, "declined") || !strings.Contains(errOut, "tinychat: tool read_file {\"path\": \"a.txt\"}: rejected") {
+		t.Errorf("without a terminal: exit %d, stdout %q, stderr %q; want the call refused", code, out, errOut)
+	}
+	out, errOut, code = c.run("", "ask", "-n", "-y", "-p", "openai", msg)
+	if code != 0 || !strings.Contains(out, "the file's text") || !strings.Contains(errOut, ": completed") {
+		t.Errorf("--yes: exit %d, stdout %q, stderr %q; want the file read", code, out, errOut)
+	}
+
+	cmd, scr, piped := c.inTerminal(true, false, true, "ask", "-n", "-p", "openai", msg)
+	scr.waitFor("[y]es, [a]lways here, [n]o, ne[v]er here: ", 1)
+	scr.typ("a\r")
+	if code := exitCode(cmd.Wait()); code != 0 || !strings.Contains(piped.String(), "the file's text") {
+		t.Fatalf("on a terminal: exit %d, stdout %q, terminal %q", code, piped.String(), scr.text())
+	}
+	// Always, for this workspace: no question, even on a pipe.
+	if out, errOut, code := c.run("", "ask", "-n", "-p", "openai", msg); code != 0 || !strings.Contains(out, "the file's text") {
+		t.Errorf("after always: exit %d, stdout %q, stderr %q; want the call run without asking", code, out, errOut)
 	}
 }
