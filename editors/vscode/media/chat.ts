@@ -1,9 +1,14 @@
 // The chat webview's script (bundled to dist/chat.js): draws the transcript
 // the extension sends, renders replies as Markdown while they stream (a
-// reply's reasoning in a "Thinking" block above its answer), and sends the
-// prompt box back.
+// reply's reasoning in a "Thinking" block above its answer, its tool calls
+// as blocks between its texts, where it made them, and an approval card for
+// a call waiting for the user), and sends the prompt box and the user's
+// answers back. Tool arguments and output are untrusted: they go in as
+// text, never as markup.
 
-import type { FromWebview, Item, PanelCommand, ToWebview } from '../src/messages';
+import type { Ask, FromWebview, Item, PanelCommand, ToWebview, ToolView } from '../src/messages';
+import type { PermissionOption } from '../src/protocol';
+import { prettyArguments } from '../src/tools';
 import { renderMarkdown } from './markdown';
 
 interface VsCodeApi {
@@ -29,7 +34,12 @@ interface Entry {
 	dirty: boolean;
 	/** The user opened (true) or closed (false) the reply's Thinking block: it stays so. */
 	thinkingOpen?: boolean;
+	/** The tool blocks the user opened (true) or closed (false), by call id. */
+	toolOpen?: Map<string, boolean>;
 }
+
+/** Permission questions answered here, waiting for the extension to take their card away. */
+const answered = new Set<string>();
 
 /** Items by id. */
 const items = new Map<string, Entry>();
@@ -199,7 +209,7 @@ function flush(): void {
 function draw(entry: Entry): void {
 	const { el, item } = entry;
 	/** Only reasoning has arrived so far: the answer has not started. */
-	const reasoningNow = !!item.streaming && !!item.reasoning && !item.text;
+	const reasoningNow = !!item.streaming && !!item.reasoning && !item.text && !item.tools?.length && !item.asks?.length;
 	el.className = `message ${item.role}`;
 	el.classList.toggle('streaming', !!item.streaming);
 	el.classList.toggle('reasoning-streaming', reasoningNow);
@@ -221,7 +231,7 @@ function draw(entry: Entry): void {
 	body.className = 'body';
 	if (item.role === 'assistant') {
 		body.classList.add('markdown');
-		body.innerHTML = renderMarkdown(item.text);
+		reply(entry, body);
 	} else {
 		body.textContent = item.text;
 	}
@@ -246,7 +256,7 @@ function draw(entry: Entry): void {
 		const note = document.createElement('div');
 		note.className = 'note stop';
 		note.dataset.stop = item.stopped;
-		note.textContent = item.stopped === 'refusal' ? 'The model declined to answer.' : "Stopped by the provider's content filter.";
+		note.textContent = stopNotes[item.stopped];
 		parts.push(note);
 	}
 	if (item.interrupted) {
@@ -256,6 +266,149 @@ function draw(entry: Entry): void {
 		parts.push(note);
 	}
 	el.replaceChildren(...parts);
+}
+
+const stopNotes: Record<NonNullable<Item['stopped']>, string> = {
+	refusal: 'The model declined to answer.',
+	content_filter: "Stopped by the provider's content filter.",
+	max_tool_steps: 'Stopped at the limit of tool steps: the tools the model called last were not run.',
+};
+
+/**
+ * reply fills body with a reply's answer: its text as Markdown, cut where
+ * the reply made each tool call, with the call's block there (the pieces
+ * after a call lose the spaces that joined them), and the approval card of
+ * each call waiting for the user in place of its block, or at the end when
+ * the call's first notification has not come yet.
+ */
+function reply(entry: Entry, body: HTMLElement): void {
+	const { item } = entry;
+	const tools = item.tools ?? [];
+	const asks = item.asks ?? [];
+	let at = 0;
+	const text = (end: number) => {
+		let t = item.text.slice(at, end);
+		if (at > 0 || body.childElementCount > 0) {
+			t = t.replace(/^[ \r\n]+/, '');
+		}
+		if (t.trim()) {
+			const tpl = document.createElement('template');
+			tpl.innerHTML = renderMarkdown(t);
+			body.append(tpl.content);
+		}
+		at = end;
+	};
+	for (const call of tools) {
+		text(Math.min(Math.max(call.offset, at), item.text.length));
+		const ask = asks.find((a) => a.toolCallId === call.id);
+		body.append(ask ? approval(ask) : toolBlock(entry, call));
+	}
+	text(item.text.length);
+	for (const ask of asks) {
+		if (!tools.some((t) => t.id === ask.toolCallId)) {
+			body.append(approval(ask));
+		}
+	}
+}
+
+/** toolName is a call's tool, with its MCP server if it has one. */
+function toolName(call: { name: string; server?: string }): HTMLElement {
+	const name = document.createElement('span');
+	name.className = 'tool-name';
+	name.textContent = call.name;
+	if (call.server) {
+		const server = document.createElement('span');
+		server.className = 'tool-server';
+		server.textContent = call.server;
+		name.append(' ', server);
+	}
+	return name;
+}
+
+/** pre is a block of untrusted text. */
+function pre(className: string, text: string): HTMLElement {
+	const el = document.createElement('pre');
+	el.className = className;
+	el.textContent = text;
+	return el;
+}
+
+function label(text: string): HTMLElement {
+	const el = document.createElement('div');
+	el.className = 'tool-label';
+	el.textContent = text;
+	return el;
+}
+
+/**
+ * toolBlock is a tool call, collapsed unless the user opened it: its name
+ * and status, then its arguments and (once done) its output. A call still
+ * pending or running in a reply that has ended was not run to its end.
+ */
+function toolBlock(entry: Entry, call: ToolView): HTMLElement {
+	const details = document.createElement('details');
+	details.className = 'tool';
+	details.dataset.status = call.status;
+	details.dataset.toolCallId = call.id;
+	details.open = entry.toolOpen?.get(call.id) ?? false;
+	const cut = !entry.item.streaming && (call.status === 'pending' || call.status === 'running');
+	const summary = document.createElement('summary');
+	const status = document.createElement('span');
+	status.className = 'tool-status';
+	status.textContent = cut ? 'not run' : call.status;
+	summary.append(toolName(call), status);
+	summary.addEventListener('click', () => {
+		(entry.toolOpen ??= new Map()).set(call.id, !details.open);
+	});
+	details.append(summary, label('Arguments'), pre('tool-args', prettyArguments(call.arguments)));
+	if (call.output !== undefined) {
+		details.append(label('Output'), pre('tool-output', call.output));
+	}
+	return details;
+}
+
+const buttons: { outcome: PermissionOption; text: string; title: string; primary?: boolean }[] = [
+	{ outcome: 'allow_once', text: 'Allow once', title: 'Run this call', primary: true },
+	{ outcome: 'allow_always', text: 'Always allow', title: 'Run this call, and later calls of this tool in this workspace without asking (tinychat remembers it for every editor)' },
+	{ outcome: 'reject_once', text: 'Reject', title: 'Do not run this call: the model is told you declined' },
+	{ outcome: 'reject_always', text: 'Always reject', title: 'Never run this tool in this workspace (tinychat remembers it for every editor)' },
+];
+
+/** approval is the card that asks whether a tool call may run; a click answers. */
+function approval(ask: Ask): HTMLElement {
+	const card = document.createElement('div');
+	card.className = 'approval';
+	card.setAttribute('role', 'group');
+	card.setAttribute('aria-label', `Allow the tool ${ask.name} to run?`);
+	card.dataset.ask = ask.id;
+	card.dataset.toolCallId = ask.toolCallId;
+	const head = document.createElement('div');
+	head.className = 'approval-title';
+	head.append('Run the tool ', toolName(ask), '?');
+	const row = document.createElement('div');
+	row.className = 'approval-buttons';
+	for (const b of buttons) {
+		const button = document.createElement('button');
+		button.type = 'button';
+		button.textContent = b.text;
+		button.title = b.title;
+		button.dataset.outcome = b.outcome;
+		button.classList.toggle('secondary', !b.primary);
+		button.disabled = answered.has(ask.id);
+		button.addEventListener('click', () => {
+			if (answered.has(ask.id)) {
+				return;
+			}
+			answered.add(ask.id);
+			for (const other of row.querySelectorAll('button')) {
+				other.disabled = true;
+			}
+			post({ type: 'permission', ask: ask.id, outcome: b.outcome });
+		});
+		row.append(button);
+	}
+	card.append(head, label('Arguments'), pre('tool-args', prettyArguments(ask.arguments)), row);
+	return card;
 }
 
 /**

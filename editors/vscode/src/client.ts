@@ -9,15 +9,18 @@ import * as rpc from 'vscode-jsonrpc/node';
 
 import type {
 	CancelledData,
-	ChatDefaults,
 	Delta,
 	ExportFormat,
+	InitializationOptions,
 	InitializeResult,
 	Message,
+	PermissionOutcome,
+	PermissionRequest,
 	ProviderInfo,
 	SendParams,
 	SendResult,
 	Session,
+	ToolCallUpdate,
 } from './protocol';
 
 export * from './protocol';
@@ -32,8 +35,12 @@ export interface ClientOptions {
 	cwd?: string;
 	/** The workspace whose sessions this window uses: a folder URI or an absolute path. */
 	workspace?: string;
-	/** Defaults the daemon applies to every chat/send that does not override them. */
-	initializationOptions?: ChatDefaults;
+	/**
+	 * Defaults the daemon applies to every chat/send that does not override
+	 * them, and `permissions: true` for a client whose sends answer
+	 * permission requests (SendOptions.onPermission).
+	 */
+	initializationOptions?: InitializationOptions;
 	/** Receives the daemon's stderr (its log) as it arrives. */
 	onLog?: (text: string) => void;
 	/** Told when the daemon exits without being asked to; the next call starts a new one. */
@@ -65,9 +72,29 @@ export interface SendOptions {
 	onDelta?: (delta: Delta) => void;
 	/** Called for each chat/reasoning of this reply (the model's reasoning, never part of the answer), in order. */
 	onReasoning?: (reasoning: Delta) => void;
+	/** Called for each chat/toolCall of this reply (a tool call made, or its new status), in order with onDelta. */
+	onToolCall?: (call: ToolCallUpdate) => void;
+	/**
+	 * Answers the daemon's chat/requestPermission for this reply's tool
+	 * calls (the client must declare `initializationOptions.permissions`).
+	 * The send stays pending until it answers. token is cancelled when the
+	 * daemon no longer waits (the send was cancelled or ended, the daemon
+	 * exited); the question is then moot. Without onPermission, or when it
+	 * throws or gives something else than an option, the call is refused
+	 * ("reject_once"). "cancelled" cancels the turn.
+	 */
+	onPermission?: (request: PermissionRequest, token: rpc.CancellationToken) => PermissionOutcome | Promise<PermissionOutcome>;
 	/** Cancelling it sends $/cancelRequest; the send then rejects with a ResponseError of code -32800. */
 	token?: rpc.CancellationToken;
 }
+
+/** Where a streaming chat/send's notifications and permission requests go. */
+interface Route extends Pick<SendOptions, 'onDelta' | 'onReasoning' | 'onToolCall' | 'onPermission'> {
+	/** Cancelled when the send has settled: its open permission questions are moot. */
+	done: rpc.CancellationTokenSource;
+}
+
+const permissionOutcomes: readonly string[] = ['allow_once', 'allow_always', 'reject_once', 'reject_always', 'cancelled'];
 
 const stderrTailSize = 4000;
 
@@ -95,7 +122,7 @@ class Daemon {
 	/** Set while a chat/send is being written: receives its request id. */
 	claim?: (id: number | string) => void;
 	/** The streaming chat/sends by request id: where their notifications go. */
-	readonly routes = new Map<number | string, Pick<SendOptions, 'onDelta' | 'onReasoning'>>();
+	readonly routes = new Map<number | string, Route>();
 	stopping = false;
 	initialized = false;
 	private stderrTail = '';
@@ -125,6 +152,9 @@ class Daemon {
 		);
 		this.conn.onNotification('chat/delta', (d: Delta) => this.routes.get(d.requestId)?.onDelta?.(d));
 		this.conn.onNotification('chat/reasoning', (d: Delta) => this.routes.get(d.requestId)?.onReasoning?.(d));
+		this.conn.onNotification('chat/toolCall', (c: ToolCallUpdate) => this.routes.get(c.requestId)?.onToolCall?.(c));
+		// The daemon's one request: may this tool call run?
+		this.conn.onRequest('chat/requestPermission', (p: PermissionRequest, token) => this.permission(p, token));
 		// The daemon also writes these lines to stderr, which onLog gets.
 		this.conn.onNotification('window/logMessage', () => undefined);
 		this.conn.onError(() => undefined);
@@ -184,6 +214,31 @@ class Daemon {
 			}
 		}
 		return { pid: this.proc.pid ?? 0, code, signal, stderr, message };
+	}
+
+	/**
+	 * permission answers a chat/requestPermission through the onPermission
+	 * of the send it is for. A question no one can answer, or that became
+	 * moot (the send settled), is answered "reject_once".
+	 */
+	private async permission(p: PermissionRequest, token: rpc.CancellationToken): Promise<{ outcome: PermissionOutcome }> {
+		const route = p && this.routes.get(p.requestId);
+		if (!route?.onPermission || route.done.token.isCancellationRequested) {
+			return { outcome: 'reject_once' };
+		}
+		const subs: rpc.Disposable[] = [];
+		const moot = new Promise<PermissionOutcome>((resolve) => {
+			subs.push(route.done.token.onCancellationRequested(() => resolve('reject_once')));
+			subs.push(token.onCancellationRequested(() => resolve('reject_once')));
+		});
+		try {
+			const outcome = await Promise.race([Promise.resolve().then(() => route.onPermission!(p, route.done.token)), moot]);
+			return { outcome: permissionOutcomes.includes(outcome) ? outcome : 'reject_once' };
+		} catch {
+			return { outcome: 'reject_once' };
+		} finally {
+			subs.forEach((s) => s.dispose());
+		}
 	}
 
 	/** call sends a request and waits for its answer or the daemon's end. */
@@ -324,19 +379,20 @@ export class Client {
 	}
 
 	/**
-	 * send asks for a reply, streaming its answer to onDelta and its
-	 * reasoning to onReasoning, and resolves with the whole reply. It
-	 * rejects with a ResponseError (code -32800 when cancelled, -32001 when
-	 * the provider failed) or a DaemonError.
+	 * send asks for a reply, streaming its answer to onDelta, its
+	 * reasoning to onReasoning and its tool calls to onToolCall, asking
+	 * onPermission before a tool runs, and resolves with the whole reply.
+	 * It rejects with a ResponseError (code -32800 when cancelled, -32001
+	 * when the provider failed) or a DaemonError.
 	 */
 	async send(params: SendParams, opts: SendOptions = {}): Promise<SendResult> {
 		const d = await this.ready();
 		let id: number | string | undefined;
+		const done = new rpc.CancellationTokenSource();
 		d.claim = (reqId) => {
 			id = reqId;
-			if (opts.onDelta || opts.onReasoning) {
-				d.routes.set(reqId, { onDelta: opts.onDelta, onReasoning: opts.onReasoning });
-			}
+			const { onDelta, onReasoning, onToolCall, onPermission } = opts;
+			d.routes.set(reqId, { onDelta, onReasoning, onToolCall, onPermission, done });
 		};
 		try {
 			return await d.call<SendResult>('chat/send', params, opts.token);
@@ -345,6 +401,8 @@ export class Client {
 			if (id !== undefined) {
 				d.routes.delete(id);
 			}
+			done.cancel();
+			done.dispose();
 		}
 	}
 

@@ -29,6 +29,8 @@ export function activate(context: vscode.ExtensionContext): void {
 			command: readSettings().path,
 			cwd: folder?.uri.scheme === 'file' ? folder.uri.fsPath : os.homedir(),
 			workspace,
+			// The chat answers chat/requestPermission: an approval card, or tinychat.tools.autoApprove.
+			initializationOptions: { permissions: true },
 			onLog: (text) => output.append(text),
 			onCrash: reportCrash,
 		});

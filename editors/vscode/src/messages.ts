@@ -1,6 +1,34 @@
 // Messages between the extension (src/panel.ts) and the chat webview
 // (media/chat.ts). Types only: both sides import them.
 
+import type { PermissionOption, ToolCallStatus } from './protocol';
+
+/** ToolView is a tool call of a reply, as the transcript shows it. */
+export interface ToolView {
+	/** The call's id (the provider's). */
+	id: string;
+	name: string;
+	/** The MCP server, for its tools. */
+	server?: string;
+	/** JSON as the model wrote it. */
+	arguments: string;
+	status: ToolCallStatus;
+	/** What went back to the model (cut for display), once the call is done. */
+	output?: string;
+	/** Where the reply made the call: an index into the item's text (UTF-16). */
+	offset: number;
+}
+
+/** Ask is a question to the user: may this tool call run? */
+export interface Ask {
+	/** Unique within the panel: the webview answers with it. */
+	id: string;
+	toolCallId: string;
+	name: string;
+	server?: string;
+	arguments: string;
+}
+
 /** Item is one entry of the transcript the webview shows. */
 export interface Item {
 	/** Unique within the panel. */
@@ -18,8 +46,12 @@ export interface Item {
 	streaming?: boolean;
 	/** The reply was cut short (cancelled, failed, or the daemon stopped). */
 	interrupted?: boolean;
-	/** The reply ended because the model declined, or the provider's content filter stopped it. */
-	stopped?: 'refusal' | 'content_filter';
+	/** The reply ended because the model declined, the provider's content filter stopped it, or it hit the limit of tool steps. */
+	stopped?: 'refusal' | 'content_filter' | 'max_tool_steps';
+	/** A reply's tool calls, in the order it made them. */
+	tools?: ToolView[];
+	/** Permission questions of the reply waiting for the user's answer. */
+	asks?: Ask[];
 }
 
 /** The commands the panel's header buttons run. */
@@ -44,4 +76,6 @@ export type FromWebview =
 	| { type: 'ready' }
 	| { type: 'send'; text: string }
 	| { type: 'cancel' }
+	/** The user's answer to a permission question. */
+	| { type: 'permission'; ask: string; outcome: PermissionOption }
 	| { type: 'command'; command: PanelCommand };

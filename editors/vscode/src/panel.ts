@@ -15,14 +15,19 @@ import {
 	type Client,
 	type ContextItem,
 	type Message,
+	type PermissionOption,
+	type PermissionRequest,
 	type ProviderErrorData,
 	type StoredStopReason,
+	type ToolCallUpdate,
 } from './client';
 import { chatOptions, modelLabel, readSettings } from './config';
 import { contextLabel } from './context';
-import type { FromWebview, Item, PanelCommand, ToWebview } from './messages';
+import type { Ask, FromWebview, Item, PanelCommand, ToWebview } from './messages';
+import { autoApproved, clipOutput, storedTool } from './tools';
 
 const panelCommands: readonly PanelCommand[] = ['newSession', 'sessions', 'export', 'selectModel'];
+const permissionOptions: readonly PermissionOption[] = ['allow_once', 'allow_always', 'reject_once', 'reject_always'];
 
 /** ChatPanel owns the transcript and every webview that shows it. */
 export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPanelSerializer, vscode.Disposable {
@@ -34,6 +39,10 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 	private panel?: vscode.WebviewPanel;
 	/** Webviews that said they are ready, and so get every change. */
 	private readonly ready = new Set<vscode.Webview>();
+	/** Webviews that exist (the panel, the sidebar view), ready or not: someone can answer a question while there is one. */
+	private readonly attached = new Set<vscode.Webview>();
+	/** Permission questions shown in the chat, by Ask id, each with what settles it. */
+	private readonly asks = new Map<string, (outcome: PermissionOption) => void>();
 	private session?: { id: string; title: string };
 	private items: Item[] = [];
 	private loading?: Promise<boolean>;
@@ -100,9 +109,15 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		webview.options = this.webviewOptions();
 		webview.html = this.html(webview, where);
 		const sub = webview.onDidReceiveMessage((msg: FromWebview) => this.receive(webview, msg));
+		this.attached.add(webview);
 		onDidDispose(() => {
 			this.ready.delete(webview);
+			this.attached.delete(webview);
 			sub.dispose();
+			// No chat left to answer in: the tools waiting for an answer do not run.
+			if (this.attached.size === 0) {
+				this.rejectAsks();
+			}
 		});
 	}
 
@@ -164,6 +179,11 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 				return;
 			case 'cancel':
 				this.cancel();
+				return;
+			case 'permission':
+				if (permissionOptions.includes(msg.outcome)) {
+					this.asks.get(msg.ask)?.(msg.outcome);
+				}
 				return;
 			case 'command':
 				if (panelCommands.includes(msg.command)) {
@@ -306,6 +326,14 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 							this.post({ type: 'append', id: reply.id, text: d.text, part: 'reasoning' });
 						}
 					},
+					onToolCall: (c) => {
+						if (!live()) {
+							return;
+						}
+						this.adoptSession(c.sessionId, text);
+						this.toolCall(reply, c);
+					},
+					onPermission: (req, token) => this.askPermission(reply, req, token),
 				},
 			);
 			if (!live()) {
@@ -354,6 +382,70 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 			if (!reply.text && (data?.userMessage || err instanceof DaemonError)) {
 				this.post({ type: 'restorePrompt', text: data?.userMessage ?? text });
 			}
+		}
+	}
+
+	/**
+	 * toolCall shows a tool call of the streaming reply: a new one where
+	 * the reply's text has got to (the reply stopped there to make it), a
+	 * known one with its new status and output.
+	 */
+	private toolCall(reply: Item, c: ToolCallUpdate): void {
+		reply.tools ??= [];
+		let call = reply.tools.find((t) => t.id === c.toolCallId);
+		if (!call) {
+			call = { id: c.toolCallId, name: c.name, server: c.server || undefined, arguments: c.arguments, status: c.status, offset: reply.text.length };
+			reply.tools.push(call);
+		}
+		call.status = c.status;
+		if (c.output !== undefined) {
+			call.output = clipOutput(c.output);
+		}
+		this.post({ type: 'update', item: this.shown(reply) });
+	}
+
+	/**
+	 * askPermission answers the daemon's question about a tool call of
+	 * reply: at once for a tool of tinychat.tools.autoApprove, else with
+	 * the button the user clicks on the approval card it shows in the
+	 * chat. A chat closed before the answer (no panel, no sidebar view)
+	 * refuses the call; a question that became moot (token: the reply was
+	 * stopped) takes its card away.
+	 */
+	private askPermission(reply: Item, req: PermissionRequest, token: vscode.CancellationToken): Promise<PermissionOption> {
+		const call = req.toolCall;
+		if (autoApproved(call.name, readSettings().autoApprove)) {
+			return Promise.resolve('allow_once');
+		}
+		if (this.attached.size === 0) {
+			return Promise.resolve('reject_once');
+		}
+		const ask: Ask = { id: `a${++this.nextId}`, toolCallId: call.toolCallId, name: call.name, server: call.server || undefined, arguments: call.arguments };
+		return new Promise<PermissionOption>((resolve) => {
+			let sub: vscode.Disposable | undefined;
+			const answer = (outcome: PermissionOption) => {
+				if (!this.asks.delete(ask.id)) {
+					return;
+				}
+				sub?.dispose();
+				reply.asks = reply.asks?.filter((a) => a.id !== ask.id);
+				if (!reply.asks?.length) {
+					reply.asks = undefined;
+				}
+				this.post({ type: 'update', item: this.shown(reply) });
+				resolve(outcome);
+			};
+			this.asks.set(ask.id, answer);
+			(reply.asks ??= []).push(ask);
+			this.post({ type: 'update', item: this.shown(reply) });
+			sub = token.onCancellationRequested(() => answer('reject_once'));
+		});
+	}
+
+	/** rejectAsks refuses every tool call waiting for the user's answer. */
+	private rejectAsks(): void {
+		for (const answer of [...this.asks.values()]) {
+			answer('reject_once');
 		}
 	}
 
@@ -446,10 +538,12 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 			meta,
 			interrupted: m.interrupted || m.stopReason === 'cancelled' || m.stopReason === 'error' || undefined,
 			stopped: stoppedBy(m.stopReason),
+			tools: m.toolCalls?.length ? m.toolCalls.map((c) => storedTool(m.content, c)) : undefined,
 		});
 	}
 
 	dispose(): void {
+		this.rejectAsks();
 		this.cancel();
 		this.panel?.dispose();
 		this.streamingChanged.dispose();
@@ -458,5 +552,5 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 
 /** stoppedBy is the note a reply that ended for stopReason gets, if any. */
 function stoppedBy(stopReason: StoredStopReason | undefined): Item['stopped'] {
-	return stopReason === 'refusal' || stopReason === 'content_filter' ? stopReason : undefined;
+	return stopReason === 'refusal' || stopReason === 'content_filter' || stopReason === 'max_tool_steps' ? stopReason : undefined;
 }

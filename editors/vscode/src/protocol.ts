@@ -27,6 +27,15 @@ export interface ChatDefaults {
 	system?: string;
 }
 
+/** What `initialize` sends as `initializationOptions`: the chat defaults, and whether the client answers permission requests. */
+export interface InitializationOptions extends ChatDefaults {
+	/**
+	 * true: the client answers `chat/requestPermission` before a tool the
+	 * daemon's policy leaves to the user runs. Absent: such calls are refused.
+	 */
+	permissions?: boolean;
+}
+
 export interface InitializeResult {
 	serverInfo: { name: string; version?: string };
 	protocolVersion: number;
@@ -38,6 +47,8 @@ export interface InitializeResult {
 			streaming: string;
 			/** true: a reply's reasoning comes apart from its answer (chat/reasoning, `reasoning` fields). */
 			reasoning?: boolean;
+			/** true: models may call tools; the calls come as chat/toolCall notifications. */
+			tools?: boolean;
 		};
 	};
 }
@@ -76,9 +87,11 @@ export interface Usage {
  * Why a reply ended, as chat/send answers it. "refusal": the model
  * declined, and its refusal is the reply's text; "content_filter": the
  * provider's filter cut or blocked the reply, whose text may be partial or
- * empty. Either is a result, not an error: the reply is stored.
+ * empty; "max_tool_steps": the model still called tools at the turn's
+ * last step, and those calls were not run. Each is a result, not an
+ * error: the reply is stored.
  */
-export type StopReason = 'end' | 'max_tokens' | 'refusal' | 'content_filter';
+export type StopReason = 'end' | 'max_tokens' | 'refusal' | 'content_filter' | 'max_tool_steps';
 
 /** Why a stored reply ended (session/get): a {@link StopReason}, or how it failed. */
 export type StoredStopReason = StopReason | 'cancelled' | 'error';
@@ -107,6 +120,58 @@ export interface Delta {
 	messageId: string;
 	seq: number;
 	text: string;
+}
+
+/** A tool call's status: pending (made, not yet allowed), running, then completed, failed or rejected. */
+export type ToolCallStatus = 'pending' | 'running' | 'completed' | 'failed' | 'rejected';
+
+/** A tool call as the model made it. */
+export interface ToolCallInfo {
+	/** The provider's id of the call. */
+	toolCallId: string;
+	/** The tool as the model saw it: read_file, list_files, grep, or SERVER__TOOL for an MCP server's. */
+	name: string;
+	/** The MCP server, for its tools. */
+	server?: string;
+	/** The arguments: JSON as the model wrote it (not necessarily valid). */
+	arguments: string;
+}
+
+/** The params of a `chat/toolCall` notification: sent when a call is made and at each change of its status. */
+export interface ToolCallUpdate extends ToolCallInfo {
+	requestId: number | string;
+	sessionId: string;
+	messageId: string;
+	status: ToolCallStatus;
+	/** With the last status: what went back to the model, cut to 2 KiB. */
+	output?: string;
+}
+
+/** The answers to a permission request; "cancelled" cancels the turn. */
+export type PermissionOption = 'allow_once' | 'allow_always' | 'reject_once' | 'reject_always';
+export type PermissionOutcome = PermissionOption | 'cancelled';
+
+/** The params of the daemon's `chat/requestPermission` request. */
+export interface PermissionRequest {
+	/** The id of the chat/send whose turn wants to run the tool. */
+	requestId: number | string;
+	sessionId: string;
+	toolCall: ToolCallInfo;
+	options: PermissionOption[];
+}
+
+/** A tool call of a stored reply (session/get). */
+export interface StoredToolCall {
+	id: string;
+	name: string;
+	server?: string;
+	arguments: string;
+	/** "pending" or "running" on a reply cut short. */
+	status: ToolCallStatus;
+	/** What went back to the model, whole. */
+	output?: string;
+	/** How many bytes (UTF-8) of the reply's content came before the call: where it was made. */
+	textOffset: number;
 }
 
 /** The data of a -32800 answer: the reply as far as it got. */
@@ -159,6 +224,8 @@ export interface Message {
 	stopReason?: StoredStopReason;
 	/** An assistant message's reasoning, when it had some. */
 	reasoning?: string;
+	/** An assistant message's tool calls, in order. */
+	toolCalls?: StoredToolCall[];
 	context?: ContextItem[];
 }
 

@@ -6,7 +6,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { CancellationTokenSource, DaemonError, ResponseError, type CancelledData, type Delta, type ProviderErrorData } from '../src/client';
+import {
+	CancellationTokenSource,
+	DaemonError,
+	ResponseError,
+	type CancellationToken,
+	type CancelledData,
+	type Delta,
+	type PermissionOutcome,
+	type PermissionRequest,
+	type ProviderErrorData,
+	type SendOptions,
+	type ToolCallUpdate,
+} from '../src/client';
 import { newFixture, startFakeProvider, type FakeProvider, type Fixture } from './daemon';
 
 /** collect returns an onDelta that keeps the deltas, and calls after(n) once n arrived. */
@@ -27,13 +39,13 @@ function joined(deltas: Delta[]): string {
 	return [...deltas].sort((a, b) => a.seq - b.seq).map((d) => d.text).join('');
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
+async function rejection(p: Promise<unknown>, what = 'expected the promise to reject'): Promise<unknown> {
 	try {
 		await p;
 	} catch (err) {
 		return err;
 	}
-	assert.fail('expected the promise to reject');
+	assert.fail(what);
 }
 
 describe('client with the echo provider', () => {
@@ -318,6 +330,220 @@ describe('client with the fake OpenAI provider', () => {
 		assert.equal(data.provider, 'openai');
 		assert.equal(data.status, 401);
 		assert.equal(data.userMessage, 'error 401 bad key');
+	});
+});
+
+describe('client with tools (fake provider calling read_file)', () => {
+	const fileText = 'the contents of a.txt\n';
+	const toolMessage = 'tool {"path": "a.txt"}';
+	const declined = 'The user declined to run this tool call.';
+	let fake: FakeProvider;
+	const fixtures: Fixture[] = [];
+	before(async () => {
+		fake = await startFakeProvider(['-pace', '20ms']);
+	});
+	after(async () => {
+		await Promise.all(fixtures.map((f) => f.dispose()));
+		fake.stop();
+	});
+
+	/**
+	 * fixture is a client on a fresh store and workspace holding a.txt (an
+	 * "always" answer is remembered per workspace, in the store), that
+	 * declares permissions unless told not to.
+	 */
+	function fixture(permissions = true): Fixture {
+		const f = newFixture({
+			env: { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseURL },
+			client: permissions ? { initializationOptions: { permissions: true } } : {},
+		});
+		fs.writeFileSync(path.join(f.workspace, 'a.txt'), fileText);
+		fixtures.push(f);
+		return f;
+	}
+
+	/** ask sends the tool message, answering each question with answer, and keeps what came. */
+	async function ask(f: Fixture, answer?: SendOptions['onPermission'], opts: SendOptions = {}) {
+		const asked: PermissionRequest[] = [];
+		const calls: ToolCallUpdate[] = [];
+		const deltas: Delta[] = [];
+		const res = await f.client.send(
+			{ message: toolMessage, provider: 'openai' },
+			{
+				onDelta: (d) => deltas.push(d),
+				onToolCall: (c) => calls.push(c),
+				onPermission: answer
+					? (req, token) => {
+							asked.push(req);
+							return answer(req, token);
+						}
+					: undefined,
+				...opts,
+			},
+		);
+		return { res, asked, calls, deltas };
+	}
+
+	const statuses = (calls: ToolCallUpdate[]) => calls.map((c) => c.status);
+
+	it('declares the tools capability', async () => {
+		const res = await fixture().client.start();
+		assert.equal(res.capabilities.chat.tools, true, 'the daemon says models may call tools (chat/toolCall)');
+	});
+
+	it('asks the send\'s onPermission; allow_once runs the call, and the reply has the file\'s text', async () => {
+		const f = fixture();
+		const { res, asked, calls, deltas } = await ask(f, () => 'allow_once');
+		assert.equal(asked.length, 1, 'chat/requestPermission reached the handler once');
+		const q = asked[0];
+		assert.equal(q.requestId, deltas[0].requestId, "the question carries the chat/send's request id");
+		assert.equal(q.sessionId, res.sessionId, "the question names the reply's session");
+		assert.equal(q.toolCall.name, 'read_file');
+		assert.deepEqual(JSON.parse(q.toolCall.arguments), { path: 'a.txt' }, 'the question carries the arguments the model wrote');
+		assert.deepEqual(q.options, ['allow_once', 'allow_always', 'reject_once', 'reject_always']);
+
+		assert.equal(res.stopReason, 'end');
+		assert.equal(res.text, `Reading. The tool said: ${fileText}`, 'allowed once, the tool ran and the model got the file');
+		assert.deepEqual(statuses(calls), ['pending', 'running', 'completed'], 'chat/toolCall statuses in order');
+		for (const c of calls) {
+			assert.equal(c.toolCallId, q.toolCall.toolCallId, 'every chat/toolCall is of the call asked about');
+			assert.equal(c.name, 'read_file');
+			assert.equal(c.requestId, q.requestId);
+			assert.equal(c.messageId, res.messageId);
+		}
+		assert.equal(calls[2].output, fileText, 'the completed status carries the output');
+		assert.equal(calls[0].output, undefined, 'no output before the call ran');
+
+		const got = await f.client.getSession(res.sessionId);
+		const stored = got.messages[got.messages.length - 1];
+		assert.equal(stored.content, res.text);
+		assert.deepEqual(
+			stored.toolCalls?.map((c) => ({ name: c.name, status: c.status, output: c.output, textOffset: c.textOffset })),
+			[{ name: 'read_file', status: 'completed', output: fileText, textOffset: 'Reading. '.length }],
+			'session/get has the call, where the reply made it',
+		);
+
+		// Once is once: the next call is asked about again.
+		const again = await ask(f, () => 'allow_once');
+		assert.equal(again.asked.length, 1, 'allow_once is not remembered: asked again');
+		assert.equal(again.res.text, `Reading. The tool said: ${fileText}`);
+	});
+
+	it('reject_once refuses the call: status rejected, and the model is told the user declined', async () => {
+		const f = fixture();
+		const { res, asked, calls } = await ask(f, () => 'reject_once');
+		assert.equal(asked.length, 1, 'chat/requestPermission reached the handler once');
+		assert.deepEqual(statuses(calls), ['pending', 'rejected'], 'a rejected call never runs');
+		assert.equal(calls[1].output, declined);
+		assert.equal(res.text, `Reading. The tool said: ${declined}`);
+		assert.ok(!res.text.includes('contents of a.txt'), 'the file was not read');
+		const again = await ask(f, () => 'allow_once');
+		assert.equal(again.asked.length, 1, 'reject_once is not remembered: asked again');
+	});
+
+	it('allow_always is remembered for the workspace: the next call runs without asking', async () => {
+		const f = fixture();
+		const first = await ask(f, () => 'allow_always');
+		assert.equal(first.asked.length, 1, 'chat/requestPermission reached the handler once');
+		assert.deepEqual(statuses(first.calls), ['pending', 'running', 'completed'], 'chat/toolCall statuses of the allowed call');
+		const second = await ask(f, () => assert.fail('asked again after allow_always'));
+		assert.equal(second.asked.length, 0, 'not asked again');
+		assert.deepEqual(statuses(second.calls), ['pending', 'running', 'completed'], 'the next call runs without asking');
+		assert.equal(second.res.text, `Reading. The tool said: ${fileText}`);
+	});
+
+	it('reject_always is remembered for the workspace: the next call is refused without asking', async () => {
+		const f = fixture();
+		const first = await ask(f, () => 'reject_always');
+		assert.equal(first.asked.length, 1, 'chat/requestPermission reached the handler once');
+		assert.deepEqual(statuses(first.calls), ['pending', 'rejected'], 'chat/toolCall statuses of the rejected call');
+		const second = await ask(f, () => assert.fail('asked again after reject_always'));
+		assert.equal(second.asked.length, 0, 'not asked again');
+		assert.deepEqual(statuses(second.calls), ['pending', 'rejected'], 'the next call is rejected without asking');
+		assert.equal(second.res.text, `Reading. The tool said: ${declined}`);
+	});
+
+	it('cancelling the send while the question waits ends it: the send rejects -32800, the question\'s token is cancelled', async () => {
+		const f = fixture();
+		const cts = new CancellationTokenSource();
+		let questionToken: CancellationToken | undefined;
+		const err = await rejection(
+			ask(
+				f,
+				(_req, token) => {
+					questionToken = token;
+					setTimeout(() => cts.cancel(), 50);
+					return new Promise<PermissionOutcome>(() => undefined); // the user never answers
+				},
+				{ token: cts.token },
+			),
+			'the send ended without being cancelled: was the question asked?',
+		);
+		assert.ok(err instanceof ResponseError, `expected a ResponseError, got ${err}`);
+		assert.equal(err.code, -32800, 'the cancel wins over the open question');
+		assert.ok(questionToken, 'the question was asked');
+		assert.equal(questionToken.isCancellationRequested, true, 'the question is moot once the send is cancelled');
+		const data = err.data as CancelledData;
+		const got = await f.client.getSession(data.sessionId);
+		const stored = got.messages[got.messages.length - 1];
+		assert.equal(stored.interrupted, true);
+		assert.deepEqual(
+			stored.toolCalls?.map((c) => c.status),
+			['pending'],
+			'the call that was never answered is stored, not run',
+		);
+	});
+
+	it('the answer "cancelled" cancels the turn', async () => {
+		const f = fixture();
+		const err = await rejection(ask(f, () => 'cancelled'), 'the send ended as if "cancelled" were not an answer (or no question was asked)');
+		assert.ok(err instanceof ResponseError, `expected a ResponseError, got ${err}`);
+		assert.equal(err.code, -32800);
+	});
+
+	it('refuses the call when no one answers: a send without onPermission, a handler that throws or answers nonsense', async () => {
+		const f = fixture();
+		for (const [what, answer] of [
+			['no onPermission', undefined],
+			['a handler that throws', () => Promise.reject(new Error('boom'))],
+			['a handler that answers nonsense', () => 'maybe' as PermissionOutcome],
+		] as const) {
+			const { res, calls } = await ask(f, answer);
+			assert.deepEqual(statuses(calls), ['pending', 'rejected'], `${what}: the call is rejected`);
+			assert.equal(res.text, `Reading. The tool said: ${declined}`, `${what}: the model is told the user declined`);
+		}
+	});
+
+	it('asks nothing of a client that did not declare permissions: the policy refuses the call', async () => {
+		const f = fixture(false);
+		const { res, asked, calls } = await ask(f, () => 'allow_once');
+		assert.equal(asked.length, 0, 'no chat/requestPermission without initializationOptions.permissions');
+		assert.deepEqual(statuses(calls), ['pending', 'rejected'], 'chat/toolCall statuses of the refused call');
+		assert.equal(res.text, `Reading. The tool said: ${declined}`);
+	});
+
+	it('routes the questions of parallel sends to their own handlers', async () => {
+		const f = fixture();
+		const a = await f.client.newSession({ title: 'a' });
+		const b = await f.client.newSession({ title: 'b' });
+		const askedA: PermissionRequest[] = [];
+		const askedB: PermissionRequest[] = [];
+		const [ra, rb] = await Promise.all([
+			f.client.send({ message: toolMessage, provider: 'openai', sessionId: a.id }, { onPermission: (q) => (askedA.push(q), 'allow_once') }),
+			f.client.send({ message: toolMessage, provider: 'openai', sessionId: b.id }, { onPermission: (q) => (askedB.push(q), 'reject_once') }),
+		]);
+		assert.deepEqual(
+			askedA.map((q) => q.sessionId),
+			[a.id],
+			"the first send's handler got its own question only",
+		);
+		assert.deepEqual(
+			askedB.map((q) => q.sessionId),
+			[b.id],
+			"the second send's handler got its own question only",
+		);
+		assert.equal(ra.text, `Reading. The tool said: ${fileText}`);
+		assert.equal(rb.text, `Reading. The tool said: ${declined}`);
 	});
 });
 

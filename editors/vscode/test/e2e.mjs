@@ -218,6 +218,77 @@ async function see(locator, what, { timeout = 20000, state = 'visible' } = {}) {
 	}
 }
 
+/** The file the fake provider's `tool {"path": "a.txt"}` has read_file read, with markup to show as text. */
+const aTxt = 'the contents of a.txt <b>not bold</b>\n';
+const toolMessage = 'tool {"path": "a.txt"}';
+const declined = 'The user declined to run this tool call.';
+
+/** The User settings of the run (userSettingsFile), which a test may change. */
+const userSettingsFile = path.join(dirs.userData, 'User', 'settings.json');
+const userSettings = {
+	'tinychat.provider': 'openai',
+	'workbench.colorTheme': 'Default Dark Modern',
+	'workbench.startupEditor': 'none',
+	'workbench.tips.enabled': false,
+	'workbench.secondarySideBar.defaultVisibility': 'hidden',
+	'chat.disableAIFeatures': true,
+	'security.workspace.trust.enabled': false,
+	'telemetry.telemetryLevel': 'off',
+	'extensions.autoCheckUpdates': false,
+	'extensions.autoUpdate': false,
+	'update.mode': 'none',
+	// For a test that types JSON into settings.json as it is.
+	'editor.autoClosingBrackets': 'never',
+	'editor.autoIndent': 'none',
+};
+
+/**
+ * parts lists what a reply's answer shows, in order: each text block's
+ * text, "[STATUS]" for a tool block, "[approval]" for an approval card.
+ */
+function parts(reply) {
+	return reply
+		.locator('.body')
+		.evaluate((body) =>
+			[...body.children].map((c) => (c.matches('details.tool') ? `[${c.dataset.status}]` : c.matches('.approval') ? '[approval]' : c.textContent.trim())),
+		);
+}
+
+/**
+ * tidy stops a reply left streaming (a tool test that failed with its
+ * card still waiting), so that the tests after it start from a quiet chat.
+ */
+async function tidy() {
+	if (await chat.locator('#stop').isVisible()) {
+		await chat.locator('#stop').click();
+		await chat.locator('#send').waitFor({ timeout: 10000 }).catch(() => undefined);
+	}
+}
+
+/** daemonCall runs one request in a tinychat daemon of its own on the run's store (as another editor would). */
+async function daemonCall(method, params) {
+	const proc = spawn(TINYCHAT_BIN, ['--jsonl'], {
+		stdio: ['pipe', 'pipe', 'inherit'],
+		env: { ...process.env, TINYCHAT_DB: db, XDG_CONFIG_HOME: path.join(tmp, 'config'), TINYCHAT_LOG_LEVEL: 'error' },
+	});
+	proc.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })}\n`);
+	const lines = readline.createInterface({ input: proc.stdout });
+	try {
+		for await (const line of lines) {
+			const msg = JSON.parse(line);
+			if (msg.id === 1) {
+				if (msg.error) {
+					throw new Error(`e2e: ${method}: ${msg.error.message}`);
+				}
+				return msg.result;
+			}
+		}
+		throw new Error(`e2e: the daemon ended without answering ${method}`);
+	} finally {
+		proc.stdin.end();
+	}
+}
+
 /**
  * ask sends text from the prompt box and returns the reply's element: the
  * assistant message after those already in the panel.
@@ -240,33 +311,18 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		});
 
 		fs.writeFileSync(path.join(dirs.workspace, 'hello.go'), 'package main\n\nfunc main() {\n\tprintln("hello")\n}\n');
+		fs.writeFileSync(path.join(dirs.workspace, 'a.txt'), aTxt);
+		// A workspace may not approve tools for the user: this is ignored
+		// (tinychat.tools.autoApprove is an application setting).
+		fs.mkdirSync(path.join(dirs.workspace, '.vscode'));
+		fs.writeFileSync(path.join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'tinychat.tools.autoApprove': ['*'] }, null, 2));
 		// tinychat.path is a machine setting: in code-server's (remote)
 		// window VS Code reads it from the Machine settings, not the User's.
 		const machineDir = path.join(dirs.userData, 'Machine');
 		fs.mkdirSync(machineDir, { recursive: true });
 		fs.writeFileSync(path.join(machineDir, 'settings.json'), JSON.stringify({ 'tinychat.path': TINYCHAT_BIN }, null, 2));
-		const userDir = path.join(dirs.userData, 'User');
-		fs.mkdirSync(userDir, { recursive: true });
-		fs.writeFileSync(
-			path.join(userDir, 'settings.json'),
-			JSON.stringify(
-				{
-					'tinychat.provider': 'openai',
-					'workbench.colorTheme': 'Default Dark Modern',
-					'workbench.startupEditor': 'none',
-					'workbench.tips.enabled': false,
-					'workbench.secondarySideBar.defaultVisibility': 'hidden',
-					'chat.disableAIFeatures': true,
-					'security.workspace.trust.enabled': false,
-					'telemetry.telemetryLevel': 'off',
-					'extensions.autoCheckUpdates': false,
-					'extensions.autoUpdate': false,
-					'update.mode': 'none',
-				},
-				null,
-				2,
-			),
-		);
+		fs.mkdirSync(path.dirname(userSettingsFile), { recursive: true });
+		fs.writeFileSync(userSettingsFile, JSON.stringify(userSettings, null, 2));
 
 		const port = await freePort();
 		const cfg = path.join(tmp, 'code-server.yaml');
@@ -466,6 +522,98 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		await screenshot('stop-notes');
 	});
 
+	it('asks before a tool runs with an approval card; Allow once runs it, shown where the reply made the call', async () => {
+		try {
+			const reply = await ask(toolMessage);
+			const card = reply.locator('.approval');
+			await see(card, 'an approval card for the read_file call (the workspace\'s own tinychat.tools.autoApprove must not skip it)');
+			assert.equal((await card.locator('.approval-title').textContent()).trim(), 'Run the tool read_file?', 'the card names the tool');
+			assert.equal(await card.locator('.tool-args').textContent(), '{\n  "path": "a.txt"\n}', 'the card shows the arguments, pretty-printed');
+			assert.deepEqual(
+				await card.locator('button').allTextContents(),
+				['Allow once', 'Always allow', 'Reject', 'Always reject'],
+				'the card offers the four answers',
+			);
+			await waitFor('the card after "Reading." (the reply stopped there to call the tool)', async () => JSON.stringify(await parts(reply)) === '["Reading.","[approval]"]', 5000).catch(
+				async (err) => assert.fail(`${err.message}: the answer shows ${JSON.stringify(await parts(reply))}`),
+			);
+			await screenshot('approval');
+			// The reply waits for the answer.
+			await new Promise((r) => setTimeout(r, 500));
+			assert.equal(await chat.locator('#stop').isVisible(), true, 'the reply is still going while the card waits');
+			assert.doesNotMatch(await reply.locator('.body').textContent(), /The tool said/, 'the tool does not run before the answer');
+
+			await card.locator('button', { hasText: 'Allow once' }).click();
+			await see(reply.locator('.meta'), 'the reply to finish once Allow once is clicked');
+			assert.equal(await reply.locator('.approval').count(), 0, 'the card is gone once answered');
+			assert.deepEqual(
+				await parts(reply),
+				['Reading.', '[completed]', 'The tool said: the contents of a.txt <b>not bold</b>'],
+				'a completed tool block between "Reading." and the answer, which has the file\'s text',
+			);
+			assert.equal(await reply.locator('b, img, script').count(), 0, 'the file\'s markup is text');
+			const tool = reply.locator('details.tool');
+			assert.equal((await tool.locator('summary .tool-name').textContent()).trim(), 'read_file');
+			assert.equal((await tool.locator('summary .tool-status').textContent()).trim(), 'completed');
+			assert.equal(await tool.evaluate((d) => d.open), false, 'the tool block is collapsed');
+			await tool.locator('summary').click();
+			await see(tool.locator('.tool-output'), 'the output once the tool block is opened', { timeout: 5000 });
+			assert.equal(await tool.locator('.tool-output').textContent(), aTxt, 'the output is the file\'s text, as text');
+			assert.equal(await tool.locator('.tool-args').textContent(), '{\n  "path": "a.txt"\n}');
+			assert.equal(await tool.locator('b').count(), 0);
+			await screenshot('tool-completed');
+		} finally {
+			await tidy();
+		}
+	});
+
+	it('Reject refuses the call: a rejected tool block, and the model is told the user declined', async () => {
+		try {
+			const reply = await ask(toolMessage);
+			const card = reply.locator('.approval');
+			await see(card, 'the approval card again (Allow once is not remembered)');
+			await card.locator('button', { hasText: /^Reject$/ }).click();
+			await see(reply.locator('.meta'), 'the reply to finish once Reject is clicked');
+			assert.deepEqual(await parts(reply), ['Reading.', '[rejected]', `The tool said: ${declined}`], 'a rejected tool block between the texts');
+			assert.equal((await reply.locator('details.tool .tool-status').textContent()).trim(), 'rejected');
+			assert.doesNotMatch(await reply.locator('.body').textContent(), /contents of a\.txt/, 'the file was not read');
+		} finally {
+			await tidy();
+		}
+	});
+
+	it('Stop while the card waits: the card goes, the reply is interrupted, the call not run', async () => {
+		try {
+			const reply = await ask(toolMessage);
+			await see(reply.locator('.approval'), 'the approval card');
+			await chat.locator('#stop').click();
+			await see(reply.locator('.note', { hasText: 'Interrupted' }), 'the reply marked interrupted once stopped');
+			assert.equal(await reply.locator('.approval').count(), 0, 'the card is gone: the stop wins over the question');
+			assert.deepEqual(await parts(reply), ['Reading.', '[pending]'], 'the call stays where it was made');
+			assert.equal((await reply.locator('details.tool .tool-status').textContent()).trim(), 'not run');
+			await see(chat.locator('#send'), 'the send button back');
+		} finally {
+			await tidy();
+		}
+	});
+
+	it('closing the chat while the card waits refuses the call', async () => {
+		try {
+			const reply = await ask(toolMessage);
+			await see(reply.locator('.approval'), 'the approval card');
+			const tab = page.locator('.tab', { hasText: 'tinychat' });
+			await tab.click({ button: 'middle' }); // closes the editor tab
+			await see(tab, 'the chat panel closed', { state: 'detached', timeout: 10000 });
+			await runCommand('tinychat: Open Chat');
+			const last = chat.locator('.message.assistant').last();
+			await see(last.locator('.meta'), 'the reply to finish, its call refused once the chat was closed (shown in the reopened chat)');
+			assert.equal(await chat.locator('.approval').count(), 0, 'no card left');
+			assert.deepEqual(await parts(last), ['Reading.', '[rejected]', `The tool said: ${declined}`], 'with no chat to answer in, the call was refused');
+		} finally {
+			await tidy();
+		}
+	});
+
 	it('sends the selection as context with tinychat: Send Selection', async () => {
 		await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'hello.go' }).dblclick();
 		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
@@ -522,6 +670,11 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		const answerTo = (question) => json.messages[json.messages.findIndex((m) => m.role === 'user' && m.content === question) + 1];
 		assert.equal(answerTo('think 3')?.content, 'w0 w1 w2 ', 'the stored answer to think 3 is exactly the answer, without reasoning');
 		assert.equal(answerTo('refuse')?.content, "I'm sorry, I can't help with that.", 'the refusal is stored with its text');
+		assert.deepEqual(
+			answerTo(toolMessage)?.toolCalls?.map((c) => [c.name, c.status, c.textOffset]),
+			[['read_file', 'completed', 'Reading. '.length]],
+			'the allowed call is stored with the reply',
+		);
 	});
 
 	it('exports the session into an editor with tinychat: Export Session', async () => {
@@ -534,6 +687,57 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		});
 		await page.locator('.monaco-editor .view-lines', { hasText: '## You' }).first().waitFor({ timeout: 15000 });
 		await screenshot('export');
+	});
+
+	it("shows a stored session's tool calls where they were made, and the tool-step limit note", async () => {
+		// A session another editor stored: two calls, one of an MCP server,
+		// cut by the tool-step limit; accents before the first call, whose
+		// textOffset counts bytes.
+		const content = 'Première étape. Puis la suite.';
+		const offset = (s) => Buffer.byteLength(s);
+		const exported = {
+			version: 1,
+			session: { id: '0000000000000001', workspace: '/elsewhere', title: 'Stored tool calls', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', messageCount: 2, current: false },
+			messages: [
+				{ id: '0000000000000002', role: 'user', content: 'look around', createdAt: '2026-01-01T00:00:00.000Z' },
+				{
+					id: '0000000000000003',
+					role: 'assistant',
+					content,
+					createdAt: '2026-01-01T00:00:01.000Z',
+					provider: 'openai',
+					model: 'gpt-4.1-mini',
+					stopReason: 'max_tool_steps',
+					toolCalls: [
+						{ id: 'c1', name: 'grep', arguments: '{"pattern":"x"}', status: 'failed', output: '<img src=x onerror="document.body.dataset.pwned=3">', textOffset: offset('Première étape. ') },
+						{ id: 'c2', name: 'fs__read', server: 'fs', arguments: '{}', status: 'completed', output: 'ok', textOffset: offset(content) },
+					],
+				},
+			],
+		};
+		await daemonCall('session/import', { workspace: dirs.workspace, content: JSON.stringify(exported) });
+		await page.locator('.tab', { hasText: 'tinychat' }).click();
+		await retry(3, async () => {
+			await chat.locator('button[data-command="sessions"]').click();
+			await pick('Stored tool calls');
+		});
+		await see(chat.locator('.message.user', { hasText: 'look around' }), 'the stored session in the panel');
+		assert.equal(await chat.locator('#title').textContent(), 'Stored tool calls');
+		const reply = chat.locator('.message.assistant');
+		assert.equal(await reply.count(), 1);
+		assert.deepEqual(await parts(reply), ['Première étape.', '[failed]', 'Puis la suite.', '[completed]'], 'each call between the texts, where it was made');
+		const mcp = reply.locator('details.tool[data-status="completed"]');
+		assert.equal((await mcp.locator('.tool-server').textContent()).trim(), 'fs', 'a tool of an MCP server names it');
+		const failed = reply.locator('details.tool[data-status="failed"]');
+		await failed.locator('summary').click();
+		assert.equal(await failed.locator('.tool-output').textContent(), '<img src=x onerror="document.body.dataset.pwned=3">', 'the output is shown as text');
+		assert.equal(await reply.locator('img').count(), 0, 'never as markup');
+		assert.equal(await chat.locator('body').getAttribute('data-pwned'), null);
+		const note = reply.locator('.note.stop[data-stop="max_tool_steps"]');
+		await see(note, 'the note of a reply stopped at the tool-step limit');
+		assert.equal((await note.textContent()).trim(), 'Stopped at the limit of tool steps: the tools the model called last were not run.');
+		assert.equal(await reply.locator('.note').count(), 1, 'one note: the limit, not "interrupted"');
+		await screenshot('stored-tools');
 	});
 
 	it('starts a new session from the panel, then reopens the old one from its history', async () => {
@@ -550,7 +754,7 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 			await pick('Hello from');
 		});
 		await chat.locator('.message.user', { hasText: 'slow 300' }).first().waitFor({ timeout: 10000 });
-		assert.equal(await chat.locator('.message.assistant.interrupted').count(), 2);
+		assert.equal(await chat.locator('.message.assistant.interrupted').count(), 3, 'the two slow 300 replies and the tool call stopped at its card');
 		assert.equal(await chat.locator('.message.user .chip').textContent(), 'hello.go:1-5');
 		// Reasoning and stop reasons come back from the store.
 		const thinking = chat.locator('.message.assistant details.thinking');
@@ -565,6 +769,21 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		assert.equal((await refusal.textContent()).trim(), 'The model declined to answer.');
 		assert.equal(await filtered.count(), 1, 'the reopened session notes the filtered reply');
 		assert.equal((await filtered.textContent()).trim(), "Stopped by the provider's content filter.");
+		// Tool calls come back from the store, each where the reply made it.
+		assert.deepEqual(
+			await chat.locator('details.tool').evaluateAll((els) => els.map((d) => d.dataset.status)),
+			['completed', 'rejected', 'pending', 'rejected'],
+			'the reopened session shows the tool blocks of the four tool replies',
+		);
+		const toolReply = chat.locator('.message.assistant:has(details.tool)').first();
+		assert.deepEqual(
+			await parts(toolReply),
+			['Reading.', '[completed]', 'The tool said: the contents of a.txt <b>not bold</b>'],
+			'the stored tool block stands between "Reading." and the answer',
+		);
+		await toolReply.locator('details.tool summary').click();
+		assert.equal(await toolReply.locator('.tool-output').textContent(), aTxt, 'the stored output');
+		assert.equal((await chat.locator('details.tool[data-status="pending"] .tool-status').textContent()).trim(), 'not run');
 		await screenshot('history');
 	});
 
@@ -612,6 +831,37 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 			if (await page.locator('.settings-editor').isVisible()) {
 				await page.keyboard.press('Escape');
 			}
+		}
+	});
+
+	it('runs the tools of tinychat.tools.autoApprove without asking', async () => {
+		// The User settings, written in VS Code's settings.json editor (a
+		// modal one, over the chat; VS Code does not see a change made to
+		// the file behind its back); the model label in the panel's header
+		// shows that they are read.
+		const writeSettings = async (settings, label) => {
+			await runCommand('Preferences: Open User Settings (JSON)');
+			const editor = page.locator('.monaco-editor', { hasText: 'tinychat.provider' }).first();
+			await see(editor, 'the User settings.json editor');
+			await editor.locator('.view-lines').click();
+			await page.keyboard.press('Control+A');
+			await page.keyboard.press('Backspace');
+			await page.keyboard.insertText(JSON.stringify(settings, null, 2));
+			await page.keyboard.press('Control+S');
+			await waitFor('settings.json saved as typed', () => JSON.stringify(JSON.parse(fs.readFileSync(userSettingsFile, 'utf8'))) === JSON.stringify(settings), 10000);
+			await page.keyboard.press('Escape');
+			await see(editor, 'the settings.json editor closed by Escape', { state: 'hidden', timeout: 10000 });
+			await see(chat.locator('#model', { hasText: label }), `the panel to read the changed User settings (model label "${label}")`, { timeout: 10000 });
+		};
+		await writeSettings({ ...userSettings, 'tinychat.model': 'gpt-4.1-mini', 'tinychat.tools.autoApprove': ['read_*'] }, 'openai · gpt-4.1-mini');
+		try {
+			const reply = await ask(toolMessage);
+			await see(reply.locator('.meta'), 'the reply to finish without a question (read_* is auto-approved)');
+			assert.equal(await reply.locator('.approval').count(), 0, 'no approval card');
+			assert.deepEqual(await parts(reply), ['Reading.', '[completed]', 'The tool said: the contents of a.txt <b>not bold</b>'], 'the auto-approved call ran');
+		} finally {
+			await tidy();
+			await writeSettings(userSettings, /^openai$/);
 		}
 	});
 
