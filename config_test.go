@@ -164,7 +164,7 @@ func newGeminiServer(t *testing.T) *geminiServer {
 func TestConfigFileEndToEnd(t *testing.T) {
 	srv := providertest.NewServer()
 	defer srv.Close()
-	srv.Pace = 0
+	srv.SetPace(0)
 	gem := newGeminiServer(t)
 	config := writeFile(t, "config.toml", `
 default_provider = "local"

@@ -159,7 +159,7 @@ func (p *proc) streamed(id int) string {
 func TestKilledDaemonLosesAtMostASecond(t *testing.T) {
 	srv := providertest.NewServer()
 	defer srv.Close()
-	srv.Pace = 20 * time.Millisecond
+	srv.SetPace(20 * time.Millisecond)
 	db := filepath.Join(t.TempDir(), "tinychat.db")
 	env := map[string]string{"TINYCHAT_DB": db, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": srv.BaseURL()}
 

@@ -73,7 +73,7 @@ func TestSameModel(t *testing.T) {
 func TestCheckpointsNeverOutliveTheLastSave(t *testing.T) {
 	srv := providertest.NewServer()
 	t.Cleanup(srv.Close)
-	srv.Pace = time.Millisecond
+	srv.SetPace(time.Millisecond)
 	env := map[string]string{"OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": srv.BaseURL()}
 	c := &Engine{
 		Store:      newStore(t),

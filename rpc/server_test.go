@@ -138,7 +138,7 @@ func TestCancel(t *testing.T) {
 	for _, how := range []string{"$/cancelRequest", "chat/cancel"} {
 		t.Run(how, func(t *testing.T) {
 			srv := newProvider(t)
-			srv.Pace = 20 * time.Millisecond
+			srv.SetPace(20 * time.Millisecond)
 			d := startDaemon(t, daemonOpts{env: openaiEnv(srv)})
 			id := d.send("chat/send", map[string]any{"message": "slow 500", "provider": "openai"})
 			first := d.waitFor("a delta", func(m msg) bool { return m.Method == "chat/delta" })

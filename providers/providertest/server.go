@@ -23,10 +23,10 @@ import (
 //
 //   - "error <status> <message>": an HTTP error with the provider's error body,
 //     where $KEY in the message stands for the API key the request carried;
-//   - "slow <n>": n deltas "w0 ", "w1 ", ... paced by Pace (default 50ms);
+//   - "slow <n>": n deltas "w0 ", "w1 ", ... paced by SetPace (default 50ms);
 //   - "stall": one delta, then nothing until the client goes away;
 //   - "think <n>": n reasoning deltas "t0 ", "t1 ", ... then n answer
-//     deltas "w0 ", "w1 ", ..., paced by Pace (reasoning_content on the
+//     deltas "w0 ", "w1 ", ..., paced by SetPace (reasoning_content on the
 //     OpenAI wire, thinking_delta and signature_delta on Anthropic's);
 //   - "refuse": a refusal, as each wire sends one (OpenAI delta.refusal,
 //     Anthropic stop_reason "refusal");
@@ -45,9 +45,9 @@ import (
 // message_delta (cumulative usage) and message_stop.
 type Server struct {
 	*httptest.Server
-	Pace time.Duration
 
 	mu       sync.Mutex
+	pace     time.Duration
 	requests []Request
 	closed   chan struct{} // one value per stream whose client went away
 }
@@ -95,7 +95,7 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 
 // NewServer starts a Server; Close it when done.
 func NewServer() *Server {
-	s := &Server{Pace: 50 * time.Millisecond, closed: make(chan struct{}, 64)}
+	s := &Server{pace: 50 * time.Millisecond, closed: make(chan struct{}, 64)}
 	models := func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"object":"list","data":[{"id":"test-model","object":"model"},{"id":"test-model-large","object":"model"}]}`)
 	}
@@ -107,6 +107,15 @@ func NewServer() *Server {
 	mux.HandleFunc("GET /mistral/v1/models", models)
 	s.Server = httptest.NewServer(mux)
 	return s
+}
+
+// SetPace sets the time between the deltas of "slow", "think" and "stall"
+// replies. The server is already serving, so the pace is set under its
+// lock.
+func (s *Server) SetPace(d time.Duration) {
+	s.mu.Lock()
+	s.pace = d
+	s.mu.Unlock()
 }
 
 // BaseURL is the value for OPENAI_BASE_URL.
@@ -149,7 +158,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 	}
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
-	pace := s.Pace
+	pace := s.pace
 	s.mu.Unlock()
 
 	final := req.Messages[len(req.Messages)-1]

@@ -20,7 +20,7 @@ func main() {
 	srv := providertest.NewServer()
 	defer srv.Close()
 	if *pace > 0 {
-		srv.Pace = *pace
+		srv.SetPace(*pace)
 	}
 	fmt.Println(srv.URL)
 	io.Copy(io.Discard, os.Stdin)
