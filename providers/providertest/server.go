@@ -37,6 +37,8 @@ import (
 //     "tool_calls" (Anthropic: a tool_use block, stop_reason "tool_use");
 //     once the request ends with the call's result, "The tool said: "
 //     and the result;
+//   - "endless": deltas of EndlessDelta as fast as the client reads them,
+//     never ending, until the client goes away;
 //   - anything else: the message echoed back word by word.
 //
 // Streams end as each provider ends them: OpenAI with a finish_reason
@@ -92,6 +94,9 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// EndlessDelta is each delta of an "endless" reply.
+const EndlessDelta = "endless reply, never a stop. "
 
 // NewServer starts a Server; Close it when done.
 func NewServer() *Server {
@@ -211,6 +216,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 		deltas = []string{"Reading. "}
 	case last == "stall":
 		deltas = []string{"stalling "}
+	case last == "endless":
+		pace = 0
 	default:
 		pace = 0
 		deltas = splitWords(last)
@@ -243,6 +250,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 			s.gone()
 			return false
 		}
+		if pace == 0 {
+			if r.Context().Err() != nil {
+				s.gone()
+				return false
+			}
+			return true
+		}
 		select {
 		case <-r.Context().Done():
 			s.gone()
@@ -274,6 +288,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 		send("ping", map[string]any{"type": "ping"})
 		for _, d := range deltas {
 			if !wait(send("content_block_delta", map[string]any{"type": "content_block_delta", "index": block, "delta": map[string]any{"type": "text_delta", "text": d}})) {
+				return
+			}
+		}
+		for last == "endless" {
+			if !wait(send("content_block_delta", map[string]any{"type": "content_block_delta", "index": block, "delta": map[string]any{"type": "text_delta", "text": EndlessDelta}})) {
 				return
 			}
 		}
@@ -313,6 +332,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, f flavor) {
 			delta = map[string]any{"content": nil, "refusal": d}
 		}
 		if !wait(send("", chunk(delta, nil, nil))) {
+			return
+		}
+	}
+	for last == "endless" {
+		if !wait(send("", chunk(map[string]any{"content": EndlessDelta}, nil, nil))) {
 			return
 		}
 	}
