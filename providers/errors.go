@@ -106,3 +106,46 @@ func clip(s string) string {
 	}
 	return s[:cut] + "…"
 }
+
+// minSecretKey is the length below which a key is taken for a placeholder,
+// not a secret: hosted providers' keys run to dozens of characters, while
+// local servers take any key and are given "x", "ollama" or "EMPTY", which
+// hiding would only cut out of ordinary words and names.
+const minSecretKey = 8
+
+// redact hides each copy of key in s that stands as a whole token, as a
+// provider quotes a key back ("Incorrect API key provided: sk-…"): not the
+// same characters inside a longer token, which are something else.
+func redact(s, key string) string {
+	if len(key) < minSecretKey {
+		return s
+	}
+	var b strings.Builder
+	rest := s
+	for {
+		i := strings.Index(rest, key)
+		if i < 0 {
+			break
+		}
+		end := i + len(key)
+		whole := (i == 0 || !isTokenByte(rest[i-1])) && (end == len(rest) || !isTokenByte(rest[end]))
+		if whole {
+			b.WriteString(rest[:i])
+			b.WriteString("[redacted]")
+		} else {
+			b.WriteString(rest[:end])
+		}
+		rest = rest[end:]
+	}
+	if b.Len() == 0 {
+		return s
+	}
+	b.WriteString(rest)
+	return b.String()
+}
+
+// isTokenByte reports whether c may be part of a key: keys are made of
+// letters, digits, '-' and '_'.
+func isTokenByte(c byte) bool {
+	return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}

@@ -185,3 +185,43 @@ func TestModelsError(t *testing.T) {
 		})
 	}
 }
+
+// TestRedaction checks how a key the provider echoed back leaves its
+// errors: a key is hidden wherever it stands as a whole token, and a
+// placeholder that local servers take for a key ("x", "ollama", "EMPTY")
+// is no secret, so an error that happens to contain it is left whole.
+func TestRedaction(t *testing.T) {
+	for _, tc := range []struct {
+		key, message, want string
+	}{
+		{"x", "unexpected EOF", "unexpected EOF"},
+		{"x", "x", "x"},
+		{"ollama", "model not found, try ollama pull llama3.2", "model not found, try ollama pull llama3.2"},
+		{"EMPTY", "the prompt is EMPTY", "the prompt is EMPTY"},
+		{testKey, "Incorrect API key provided: " + testKey + ".", "Incorrect API key provided: [redacted]."},
+		{testKey, `{"key":"` + testKey + `"}`, `{"key":"[redacted]"}`},
+		{testKey, "key=" + testKey + "&x=1, again " + testKey, "key=[redacted]&x=1, again [redacted]"},
+		// Inside a longer token the key is part of something else: not
+		// a copy of it.
+		{"sk-local-12345", "sk-local-123456 is not sk-local-12345x", "sk-local-123456 is not sk-local-12345x"},
+		{"sk-local-12345", "Bearer sk-local-12345", "Bearer [redacted]"},
+		{"", "nothing to hide", "nothing to hide"},
+	} {
+		if got := redact(tc.message, tc.key); got != tc.want {
+			t.Errorf("redact(%q, %q) = %q, want %q", tc.message, tc.key, got, tc.want)
+		}
+	}
+}
+
+// TestShortKeyLeavesErrorsWhole runs a request with the key "x", as a local
+// server takes, against a provider whose error holds an x in a word.
+func TestShortKeyLeavesErrorsWhole(t *testing.T) {
+	f := newFake(t, reply{status: 400, body: `{"error":{"message":"unexpected EOF","type":"invalid_request_error"}}`})
+	env := envFor("openai", f)
+	env["OPENAI_API_KEY"] = "x"
+	r, _ := testRegistry(env, Options{})
+	_, _, _, err := collect(t.Context(), provider(t, r, "openai"), hello)
+	if want := "openai: 400 invalid_request_error: unexpected EOF"; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}

@@ -357,9 +357,7 @@ func (p *httpProvider) fail(err error) error {
 	var e *Error
 	if errors.As(err, &e) {
 		e.Provider = p.name
-		if p.key != "" {
-			e.Message = strings.ReplaceAll(e.Message, p.key, "[redacted]")
-		}
+		e.Message = redact(e.Message, p.key)
 	}
 	return err
 }
