@@ -19,15 +19,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// budget is how long a bench run in a test may take: what is left of the
+// test binary's -timeout, less a margin for reporting, so that a machine
+// under load makes the bench slow, not the test fail.
+func budget(t *testing.T) time.Duration {
+	d, ok := t.Deadline()
+	if !ok {
+		return 10 * time.Minute
+	}
+	return time.Until(d) - 30*time.Second
+}
+
 // TestRun runs every scenario once, small, against the daemon built from
 // this repository, and checks the JSON it prints: every run whole, every
 // delta counted, every store request answered.
 func TestRun(t *testing.T) {
 	var out, errs bytes.Buffer
+	limit := budget(t).Round(time.Second).String()
 	code := run([]string{"-json", "-scenarios", "all", "-iterations", "1", "-small", "200", "-large", "300", "-lat-chunks", "20",
 		"-starts", "2", "-slow-chunks", "200", "-streams", "8", "-stream-chunks", "20", "-stream-delay", "20ms", "-cancels", "2",
 		"-store-messages", "2000", "-store-sessions", "20", "-store-big", "200", "-store-repeats", "2",
-		"-timeout", "60s", "-run-timeout", "20s"}, &out, &errs)
+		"-timeout", limit, "-run-timeout", limit}, &out, &errs)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errs.String())
 	}
@@ -89,6 +101,18 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.HasPrefix(res.Machine.Command, "go run ./bench -json") {
 		t.Errorf("command %q", res.Machine.Command)
+	}
+}
+
+// TestTimeoutSaysWhere gives the bench less time than building its store
+// takes: it must return, not exit the process, and say what it was doing
+// when its -timeout ran out.
+func TestTimeoutSaysWhere(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := run([]string{"-json", "-scenarios", "store", "-iterations", "1", "-store-messages", "2000000", "-store-sessions", "5000",
+		"-store-big", "200", "-timeout", "3s"}, &out, &errs)
+	if code != 1 || !strings.Contains(errs.String(), "-timeout of 3s ran out") {
+		t.Fatalf("exit %d; want 1 and the -timeout named in:\n%s", code, errs.String())
 	}
 }
 

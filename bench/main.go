@@ -135,6 +135,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 // run is the bench; it returns the exit code: 0, 1 when a run failed (a
 // delta lost or mixed, a process that misbehaved), 2 for bad usage.
 func run(args []string, stdout, stderr io.Writer) int {
+	// The watchdog writes to stderr too, from its own goroutine.
+	direct := stderr
+	stderr = &lockedWriter{w: stderr}
 	c, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -188,19 +191,48 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case <-done:
 		}
 	}()
-	watchdog := time.AfterFunc(c.timeout+10*time.Second, func() {
-		fmt.Fprintln(stderr, "bench: -timeout reached; killing every child")
-		abort(1)
+	// Once -timeout runs out every child is killed, which ends the run in
+	// progress at once, and the bench returns saying what it was doing.
+	// Only if it has not returned a while later does it exit, saying so on
+	// the process's own stderr as well: a test that runs the bench is then
+	// stopped with a reason, not a bare exit status.
+	watchdog := time.AfterFunc(c.timeout, func() {
+		b.expire()
+		fmt.Fprintf(stderr, "bench: -timeout of %v ran out during %s; killing every child\n", c.timeout, b.doing())
+		killChildren()
+		time.AfterFunc(abortGrace, func() {
+			msg := fmt.Sprintf("bench: -timeout of %v ran out during %s, and the bench did not stop within %v of it\n", c.timeout, b.doing(), abortGrace)
+			fmt.Fprint(stderr, msg)
+			if direct != io.Writer(os.Stderr) {
+				fmt.Fprint(os.Stderr, msg)
+			}
+			abort(1)
+		})
 	})
 	defer watchdog.Stop()
 
+	// ranOut reports whether the -timeout ran out, and says so.
+	ranOut := func() bool {
+		if !b.expired() {
+			return false
+		}
+		fmt.Fprintf(stderr, "bench: -timeout of %v ran out during %s\n", c.timeout, b.doing())
+		return true
+	}
+
 	m := machineInfo()
 	m.Command = commandLine(args)
+	b.now("setup (building the daemon, starting the mock, warming up)")
 	if err := b.setup(tmp, &m, progress); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
+		ranOut()
+		return 1
+	}
+	if ranOut() {
 		return 1
 	}
 	if slices.ContainsFunc(list, func(s scenario) bool { return s.name == "startup" }) {
+		b.now("building the startup floor")
 		progress("building the startup floor (a Go program that only answers JSON-RPC)")
 		bin, err := buildFloor(filepath.Join(tmp, "floor"))
 		if err != nil {
@@ -210,8 +242,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		b.floor = []string{bin}
 	}
 	if slices.ContainsFunc(list, func(s scenario) bool { return s.name == "store" }) {
+		b.now("building the store")
 		if err := b.buildStore(tmp, progress); err != nil {
 			fmt.Fprintln(stderr, "bench: building the store:", err)
+			ranOut()
+			return 1
+		}
+		if ranOut() {
 			return 1
 		}
 		m.LoadStart = loadavg()
@@ -221,14 +258,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	failed := false
 	for it := 0; it < c.iterations; it++ {
 		for _, s := range list {
+			b.now(fmt.Sprintf("scenario %s, iteration %d of %d", s.name, it+1, c.iterations))
 			for _, r := range s.run(b, it) {
 				r.Iter = it
 				runs = append(runs, r)
 				progress("[%d/%d] %-10s %-8s %s", it+1, c.iterations, r.Scenario, r.Peer, r.brief())
 				failed = failed || r.Err != ""
 			}
-			if time.Now().After(b.end) {
-				fmt.Fprintln(stderr, "bench: -timeout reached")
+			if ranOut() {
 				return 1
 			}
 		}
@@ -402,4 +439,16 @@ func findRepo() (string, error) {
 		}
 		dir = up
 	}
+}
+
+// lockedWriter is an io.Writer that goroutines share.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -120,6 +121,45 @@ type bench struct {
 	store     *storeInfo // built once for the store scenario
 	mockCmd   *exec.Cmd
 	mockIn    io.WriteCloser
+
+	// What the bench is doing, for the message of a -timeout that ran out,
+	// and whether it ran out: the watchdog sets it before it kills the
+	// children, so that what they leave unfinished is put down to it.
+	mu      sync.Mutex
+	phase   string
+	overdue bool
+}
+
+// abortGrace is how long the bench has to return once its -timeout ran out
+// and its children were killed, before it exits.
+const abortGrace = 30 * time.Second
+
+// now records what the bench is doing.
+func (b *bench) now(phase string) {
+	b.mu.Lock()
+	b.phase = phase
+	b.mu.Unlock()
+}
+
+// doing returns what the bench is doing.
+func (b *bench) doing() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.phase
+}
+
+// expire records that the -timeout ran out.
+func (b *bench) expire() {
+	b.mu.Lock()
+	b.overdue = true
+	b.mu.Unlock()
+}
+
+// expired reports whether the -timeout ran out.
+func (b *bench) expired() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.overdue || time.Now().After(b.end)
 }
 
 func (b *bench) deadline() time.Time {

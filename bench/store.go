@@ -411,6 +411,10 @@ func (b *bench) buildStore(dir string, progress func(string, ...any)) error {
 		if done := i + 1; done%200 == 0 {
 			progress("  %d of %d sessions, %s messages, %.0f s", done+1, small+1, thousands(st.Messages), time.Since(start).Seconds())
 		}
+		if b.expired() {
+			b.now(fmt.Sprintf("building the store (%d of %d sessions, %s messages)", i+2, small+1, thousands(st.Messages)))
+			return nil
+		}
 	}
 	if err := s.Close(); err != nil {
 		return err
