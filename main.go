@@ -245,16 +245,27 @@ func (e *env) logger(fallback slog.Level, human bool) (*slog.Logger, *rpc.LogHan
 	return slog.New(h), h, nil
 }
 
-// dbPath is the store the flags name, else the default one.
-func (e *env) dbPath() string {
+// dbPath is the store the flags name, else the default one, whose
+// directory is tinychat's own: that one is made private if it is not.
+func (e *env) dbPath() (string, error) {
 	if e.db != "" {
-		return e.db
+		return e.db, nil
 	}
-	return session.DefaultPath(os.Getenv)
+	path := session.DefaultPath(os.Getenv)
+	if os.Getenv("TINYCHAT_DB") == "" {
+		if err := session.PrivateDir(filepath.Dir(path)); err != nil {
+			return "", err
+		}
+	}
+	return path, nil
 }
 
 func (e *env) open() (*session.Store, error) {
-	return session.Open(e.dbPath())
+	path, err := e.dbPath()
+	if err != nil {
+		return nil, err
+	}
+	return session.Open(path)
 }
 
 // registry reads the configuration file and sets up the providers from it
@@ -266,6 +277,9 @@ func (e *env) registry(log *slog.Logger, limits *limitFlags, onRetry func(provid
 		return nil, nil, err
 	}
 	log.Debug("configuration", "file", cfg.Path, "found", cfg.Found)
+	if cfg.Unsafe != "" {
+		log.Warn("the configuration file's api_key_cmd commands will not run", "reason", cfg.Unsafe)
+	}
 	opts := providers.Options{Config: cfg, Getenv: os.Getenv, Logger: log, OnRetry: onRetry}
 	if limits != nil {
 		opts.MaxRetries = limits.retries

@@ -78,7 +78,11 @@ func (e *env) serve(f *serveFlags) error {
 	// parse and check, the switch to WAL. Waiting for it put about 1 ms on
 	// the 5-6 ms to the answer. Requests that need it wait for it; one that
 	// cannot be opened stops the daemon (below).
-	store := session.Start(e.dbPath())
+	path, err := e.dbPath()
+	if err != nil {
+		return err
+	}
+	store := session.Start(path)
 	defer store.Close()
 	reg, cfg, err := e.registry(log, &f.limitFlags, func(provider string, attempt int, wait time.Duration, err error) {
 		log.Warn("retrying provider request", "provider", provider, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", err)

@@ -37,6 +37,10 @@ type Config struct {
 	// there was nowhere to look).
 	Path  string `toml:"-"`
 	Found bool   `toml:"-"`
+	// Unsafe, when not empty, says why the file cannot be trusted with
+	// commands: it is writable by other users, who could put theirs in an
+	// api_key_cmd. Its key commands are then not run.
+	Unsafe string `toml:"-"`
 
 	// DefaultProvider is the provider a request uses when it names none,
 	// as long as it is usable (see Registry.Default).
@@ -161,7 +165,14 @@ func LoadConfig(flag string, getenv func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return ParseConfig(path, data)
+	c, err := ParseConfig(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o002 != 0 {
+		c.Unsafe = fmt.Sprintf("%s is writable by other users (mode %04o)", path, fi.Mode().Perm())
+	}
+	return c, nil
 }
 
 // ParseConfig parses data, the content of the configuration file path (which

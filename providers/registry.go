@@ -154,11 +154,11 @@ func NewRegistry(opts Options) *Registry {
 	}
 	r := &Registry{defaultName: cfg.DefaultProvider}
 	for _, s := range builtins {
-		r.entries = append(r.entries, newEntry(s.name, cfg.Providers[s.name], getenv, c, &opts))
+		r.entries = append(r.entries, newEntry(s.name, cfg.Providers[s.name], cfg.Unsafe, getenv, c, &opts))
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Providers)) {
 		if types[name] == nil && name != "echo" {
-			r.entries = append(r.entries, newEntry(name, cfg.Providers[name], getenv, c, &opts))
+			r.entries = append(r.entries, newEntry(name, cfg.Providers[name], cfg.Unsafe, getenv, c, &opts))
 		}
 	}
 
@@ -180,8 +180,9 @@ func NewRegistry(opts Options) *Registry {
 // newEntry sets up the provider called name from its settings in the
 // configuration file (pc, empty for a built-in with none) and the
 // environment. The file comes first: its base_url beats the environment's
-// OPENAI_BASE_URL, its api_key_env or api_key_cmd the usual variable.
-func newEntry(name string, pc ProviderConfig, getenv func(string) string, c *client, opts *Options) entry {
+// OPENAI_BASE_URL, its api_key_env or api_key_cmd the usual variable. A
+// file that is unsafe (Config.Unsafe) gets its api_key_cmd refused.
+func newEntry(name string, pc ProviderConfig, unsafe string, getenv func(string) string, c *client, opts *Options) entry {
 	builtin := types[name]
 	e := entry{builtin: builtin != nil, info: Info{Name: name, Type: cmp.Or(pc.Type, name)}}
 	if _, err := pc.check(name); err != nil {
@@ -217,7 +218,11 @@ func newEntry(name string, pc ProviderConfig, getenv func(string) string, c *cli
 	e.p = p
 	e.info.DefaultModel = s.model
 	e.info.Key.Env = s.keyEnv
+	var refused error // the key command's, when the file is unsafe
 	switch {
+	case pc.APIKeyCmd != "" && unsafe != "":
+		e.info.Key.Command = true
+		refused = &NotConfiguredError{Provider: name, Reason: "api_key_cmd refused: " + unsafe + "; make it writable by its owner alone (chmod o-w)"}
 	case pc.APIKeyCmd != "":
 		e.info.Key.Command = true
 		e.cmd = &keyCommand{line: pc.APIKeyCmd, timeout: cmp.Or(opts.KeyCommandTimeout, 10*time.Second), template: p, log: opts.Logger}
@@ -237,6 +242,9 @@ func newEntry(name string, pc ProviderConfig, getenv func(string) string, c *cli
 		e.err = fmt.Errorf("%s: bad %s %q: want an http or https URL", name, from, u.Redacted())
 	default:
 		e.info.BaseURL = u.Redacted()
+	}
+	if e.err == nil && refused != nil {
+		e.err = refused
 	}
 	if e.err != nil {
 		e.info.Problem = e.err.Error()

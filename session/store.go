@@ -161,6 +161,9 @@ func open(path string) (*sql.DB, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, err
 		}
+		if err := danglingLink(path); err != nil {
+			return nil, err
+		}
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, err
@@ -206,6 +209,38 @@ func open(path string) (*sql.DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// danglingLink returns an error if path is a symbolic link to a file that
+// does not exist. Opening it would create a store wherever the link
+// points, which is not where anyone meant one: a link to an existing store
+// is followed, a dangling one refused.
+func danglingLink(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return nil
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	target, _ := os.Readlink(path)
+	return fmt.Errorf("%s is a symbolic link to %s, which does not exist: tinychat makes no store through a dangling link", path, target)
+}
+
+// PrivateDir makes dir, which must be tinychat's own data directory and
+// not one a user named, accessible to its owner alone (mode 0700), as Open
+// makes the directories it creates: the store holds every conversation.
+// The directory may have been made by hand, or by a program with a looser
+// umask. A directory that does not exist yet is left for Open to make.
+func PrivateDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 // ensureSchema checks the schema and migrates it if it is behind. Nearly every
