@@ -11,9 +11,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -401,7 +404,7 @@ type querier interface {
 // selectSessions selects the fields of Session, in their order, from
 // sessions s.
 var selectSessions = `
-SELECT s.id, s.workspace, s.title, s.created_at, s.updated_at,
+SELECT s.id, s.workspace, substr(s.title, 1, ` + strconv.Itoa(MaxTitle) + `), s.created_at, s.updated_at,
 	s.message_count,
 	s.id IS ` + currentID("s.workspace") + `
 FROM sessions s`
@@ -452,7 +455,7 @@ func (s *Store) New(ctx context.Context, workspace, title string) (*Session, err
 func newSession(ctx context.Context, tx *sql.Tx, ws, title string, created time.Time) (*Session, error) {
 	id := NewID()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, workspace, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
-		id, ws, title, created.UnixMilli(), time.Now().UnixMilli()); err != nil {
+		id, ws, cleanTitle(title), created.UnixMilli(), time.Now().UnixMilli()); err != nil {
 		return nil, err
 	}
 	if err := setCurrent(ctx, tx, id); err != nil {
@@ -671,7 +674,7 @@ func (s *Store) Rename(ctx context.Context, id, title string) (*Session, error) 
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET title = ? WHERE id = ?`, title, id)
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET title = ? WHERE id = ?`, cleanTitle(title), id)
 		if err != nil {
 			return err
 		}
@@ -687,6 +690,27 @@ func (s *Store) Rename(ctx context.Context, id, title string) (*Session, error) 
 // titleRunes is how much of the first user message makes a session's title.
 const titleRunes = 60
 
+// MaxTitle is the most characters a session's title keeps: every
+// session/list carries every title of a workspace.
+const MaxTitle = 1024
+
+// cleanTitle is title as the store keeps it: each control character (a
+// NUL, a line break, a tab) a space, no space at either end, at most
+// MaxTitle characters.
+func cleanTitle(title string) string {
+	title = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, title)
+	title = strings.TrimSpace(title)
+	if utf8.RuneCountInString(title) > MaxTitle {
+		title = strings.TrimSpace(string([]rune(title)[:MaxTitle]))
+	}
+	return title
+}
+
 // firstUserTitle returns the title made of the first user message of
 // session id, or "" if it has none.
 func firstUserTitle(ctx context.Context, tx *sql.Tx, id string) (string, error) {
@@ -699,7 +723,7 @@ func firstUserTitle(ctx context.Context, tx *sql.Tx, id string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	title := []rune(strings.Join(strings.Fields(content), " "))
+	title := []rune(strings.Join(strings.Fields(cleanTitle(content)), " "))
 	if len(title) > titleRunes {
 		title = title[:titleRunes]
 	}

@@ -10,34 +10,57 @@ import (
 	"strings"
 )
 
+// MaxWorkspace is the longest workspace path the store takes, in bytes:
+// Linux's PATH_MAX.
+const MaxWorkspace = 4096
+
 // NormalizeWorkspace returns the canonical name of a workspace given as a
 // file:// URI or an absolute path: the cleaned absolute path, without a
 // trailing slash. "file:///a/b/", "/a/b" and "/a/./b/" all give "/a/b".
 // A URI is percent-decoded; a plain path is taken literally. Relative paths,
-// other URI schemes and file URIs naming another host are errors.
+// other URI schemes, file URIs naming another host, and paths longer than
+// MaxWorkspace or holding a NUL or a line break are errors.
 func NormalizeWorkspace(ws string) (string, error) {
 	p := ws
 	if strings.HasPrefix(strings.ToLower(ws), "file:") {
 		u, err := url.Parse(ws)
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err // without the URL, which the message quotes cut
+		}
 		if err != nil {
-			return "", fmt.Errorf("workspace %q: %w", ws, err)
+			return "", fmt.Errorf("workspace %q: %w", clipped(ws), err)
 		}
 		if u.Host != "" && u.Host != "localhost" {
-			return "", fmt.Errorf("workspace %q: file URI on another host", ws)
+			return "", fmt.Errorf("workspace %q: file URI on another host", clipped(ws))
 		}
 		// A '?' or '#' in a folder name is percent-encoded in its URI, so
 		// a query or fragment means the URI is malformed.
 		if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-			return "", fmt.Errorf("workspace %q: not a file URI of a folder", ws)
+			return "", fmt.Errorf("workspace %q: not a file URI of a folder", clipped(ws))
 		}
 		p = filepath.FromSlash(u.Path)
 	} else if i := strings.Index(ws, "://"); i > 0 {
-		return "", fmt.Errorf("workspace %q: unsupported URI scheme %q", ws, ws[:i])
+		return "", fmt.Errorf("workspace %q: unsupported URI scheme %q", clipped(ws), clipped(ws[:i]))
 	}
 	if !filepath.IsAbs(p) {
-		return "", fmt.Errorf("workspace %q: not an absolute path or file:// URI", ws)
+		return "", fmt.Errorf("workspace %q: not an absolute path or file:// URI", clipped(ws))
 	}
-	return filepath.Clean(p), nil
+	p = filepath.Clean(p)
+	switch {
+	case strings.ContainsAny(p, "\x00\n\r"):
+		return "", fmt.Errorf("workspace %q: a folder name holds a NUL or a line break", clipped(ws))
+	case len(p) > MaxWorkspace:
+		return "", fmt.Errorf("workspace %q: %d bytes, longer than %d", clipped(ws), len(p), MaxWorkspace)
+	}
+	return p, nil
+}
+
+// clipped is ws cut short for an error message.
+func clipped(ws string) string {
+	if len(ws) <= 80 {
+		return ws
+	}
+	return ws[:80] + "…"
 }
 
 // Current returns the current session of workspace: the one New or

@@ -1,6 +1,9 @@
 package session
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNormalizeWorkspace(t *testing.T) {
 	tests := []struct {
@@ -31,6 +34,14 @@ func TestNormalizeWorkspace(t *testing.T) {
 		{"file:///a%zz", ""},
 		{"https://example.com/a", ""},
 		{"untitled:Untitled-1", ""},
+		{"/a\x00b", ""},
+		{"/a\nb", ""},
+		{"/a\rb", ""},
+		{"file:///a%00b", ""},
+		{"file:///a%0Ab", ""},
+		{"/" + strings.Repeat("w", MaxWorkspace-1), "/" + strings.Repeat("w", MaxWorkspace-1)},
+		{"/" + strings.Repeat("w", MaxWorkspace), ""},
+		{"/" + strings.Repeat("w", MaxWorkspace-1) + "/", "/" + strings.Repeat("w", MaxWorkspace-1)},
 	}
 	for _, tt := range tests {
 		got, err := NormalizeWorkspace(tt.in)

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/tinychat/tinychat/session"
+)
+
+// TestTitleAndWorkspaceLimits sends the daemon titles and workspaces it
+// must not keep as they are: a title of 2 MB, which every session/list
+// would carry, is cut to 1,024 characters; a NUL or a line break in one
+// becomes a space; a workspace with either, or longer than 4,096 bytes, is
+// refused naming the field.
+func TestTitleAndWorkspaceLimits(t *testing.T) {
+	p := startProc(t, nil)
+	var s session.Session
+	p.call("session/new", map[string]any{"workspace": "/titles", "title": strings.Repeat("é", 2<<20)}, &s)
+	if n := utf8.RuneCountInString(s.Title); n != 1024 || strings.Trim(s.Title, "é") != "" {
+		t.Errorf("a title of 2M characters came back with %d", n)
+	}
+	p.call("session/rename", map[string]any{"sessionId": s.ID, "title": "line one\nline two\x00\ttabbed\r\n"}, &s)
+	if s.Title != "line one line two  tabbed" {
+		t.Errorf("renamed to %q", s.Title)
+	}
+	var list struct{ Sessions []session.Session }
+	p.call("session/list", map[string]any{"workspace": "/titles"}, &list)
+	if len(list.Sessions) != 1 || list.Sessions[0].Title != s.Title {
+		t.Errorf("session/list: %+v", list.Sessions)
+	}
+
+	for _, ws := range []string{"/a\x00b", "/a\nb", "file:///a%0Ab", "file:///a%00b", "/" + strings.Repeat("w", 4096)} {
+		_, ch := p.send("session/new", map[string]any{"workspace": ws})
+		code, data := answer(t, ch)
+		if code != -32602 || data["field"] != "workspace" {
+			t.Errorf("workspace %q: error %d %v, want -32602 naming workspace", ws[:min(len(ws), 20)], code, data)
+		}
+	}
+	// The longest workspace that fits is taken.
+	p.call("session/new", map[string]any{"workspace": "/" + strings.Repeat("w", 4095)}, &s)
+	if len(s.Workspace) != 4096 {
+		t.Errorf("a workspace of 4,096 bytes became %d", len(s.Workspace))
+	}
+	raw, _ := json.Marshal(s)
+	if len(raw) > 5000 {
+		t.Errorf("session object of %d bytes", len(raw))
+	}
+}
