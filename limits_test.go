@@ -48,3 +48,32 @@ func TestTitleAndWorkspaceLimits(t *testing.T) {
 		t.Errorf("session object of %d bytes", len(raw))
 	}
 }
+
+// TestParamsBeforeLookups sends requests that are wrong in a param and
+// also name what the store does not have: the answer is the param's
+// -32602, found before any lookup, not the lookup's -32004.
+func TestParamsBeforeLookups(t *testing.T) {
+	p := startProc(t, nil)
+	for _, tc := range []struct {
+		method string
+		params map[string]any
+		field  string
+	}{
+		{"session/export", map[string]any{"workspace": "/no/sessions", "format": "docx"}, "format"},
+		{"session/export", map[string]any{"sessionId": "missing", "format": "docx"}, "format"},
+		{"chat/send", map[string]any{"message": "hi", "sessionId": "missing", "provider": "nope"}, "provider"},
+		{"chat/send", map[string]any{"message": "hi", "sessionId": "missing", "maxTokens": -1}, "maxTokens"},
+		{"chat/send", map[string]any{"message": "hi", "sessionId": "missing", "temperature": -0.5}, "temperature"},
+		{"chat/send", map[string]any{"message": "hi", "sessionId": "missing", "context": []any{map[string]any{"text": "x"}}}, "context"},
+		{"chat/send", map[string]any{"message": "", "sessionId": "missing"}, "message"},
+		{"session/rename", map[string]any{"sessionId": "missing", "title": ""}, "title"},
+		{"session/import", map[string]any{"workspace": "/no/sessions", "content": "{not json"}, "content"},
+		{"session/search", map[string]any{"query": " ", "workspace": "/no/sessions"}, "query"},
+		{"initialize", map[string]any{"initializationOptions": map[string]any{"maxTokens": -1}}, "initializationOptions"},
+	} {
+		_, ch := p.send(tc.method, tc.params)
+		if code, data := answer(t, ch); code != -32602 || data["field"] != tc.field {
+			t.Errorf("%s %v: error %d %v, want -32602 naming %s", tc.method, tc.params, code, data, tc.field)
+		}
+	}
+}

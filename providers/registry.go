@@ -326,6 +326,17 @@ func (r *Registry) Get(name string) (Provider, error) {
 	return nil, fmt.Errorf("%w: %q", ErrUnknownProvider, name)
 }
 
+// Has reports whether a provider called name exists, configured or not.
+// Unlike Get, it runs no key command.
+func (r *Registry) Has(name string) bool {
+	for i := range r.entries {
+		if r.entries[i].info.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Default returns the name of the provider a request uses when it names
 // none: the configuration file's default_provider if it is usable (it has
 // a key, or a command to print one, or needs none), else the first

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/sourcegraph/jsonrpc2"
 
@@ -23,6 +24,14 @@ func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, erro
 		if c.URI == "" {
 			return nil, invalidParams("context", "context[%d].uri is required", i)
 		}
+	}
+	switch {
+	case p.Provider != "" && !s.opts.Providers.Has(p.Provider):
+		return nil, invalidParams("provider", "unknown provider %q: want one of %s", p.Provider, strings.Join(s.opts.Providers.Names(), ", "))
+	case p.MaxTokens < 0:
+		return nil, invalidParams("maxTokens", "maxTokens must not be negative")
+	case p.Temperature != nil && *p.Temperature < 0:
+		return nil, invalidParams("temperature", "temperature must not be negative")
 	}
 	ws, err := s.workspaceOf(p.Workspace)
 	if err != nil {

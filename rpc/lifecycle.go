@@ -37,8 +37,9 @@ func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, er
 	// Checked before anything is taken: a refused initialize can be sent
 	// again, corrected.
 	o := p.InitializationOptions
-	if o != nil && ((o.Retries != nil && *o.Retries < 0) || o.FirstByteTimeout < 0 || o.IdleTimeout < 0) {
-		return nil, invalidParams("initializationOptions", "retries and timeouts must not be negative")
+	if o != nil && ((o.Retries != nil && *o.Retries < 0) || o.FirstByteTimeout < 0 || o.IdleTimeout < 0 ||
+		o.MaxTokens < 0 || o.Temperature != nil && *o.Temperature < 0) {
+		return nil, invalidParams("initializationOptions", "retries, timeouts, maxTokens and temperature must not be negative")
 	}
 	s.initialized = true
 	if ws != "" {

@@ -136,12 +136,15 @@ func (s *Server) sessionExport(ctx context.Context, req *jsonrpc2.Request) (any,
 	if p.Format == "" {
 		return nil, invalidParams("format", `format is required: "text", "markdown" or "json"`)
 	}
+	if err := session.CheckFormat(p.Format); err != nil {
+		return nil, err
+	}
+	ws, err := s.workspaceOf(p.Workspace)
+	if err != nil {
+		return nil, err
+	}
 	id := p.SessionID
 	if id == "" {
-		ws, err := s.workspaceOf(p.Workspace)
-		if err != nil {
-			return nil, err
-		}
 		cur, err := s.opts.Store.Current(ctx, ws)
 		if err != nil {
 			return nil, err

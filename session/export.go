@@ -23,6 +23,15 @@ var ExportFormats = []string{"text", "markdown", "json"}
 // ErrFormat is returned (wrapped) by Export for a format it does not know.
 var ErrFormat = errors.New("unknown export format")
 
+// CheckFormat returns an error wrapping ErrFormat unless format is one that
+// Export knows: text, markdown or json.
+func CheckFormat(format string) error {
+	if _, ok := formats[format]; !ok {
+		return fmt.Errorf("%w %q (want text, markdown or json)", ErrFormat, format)
+	}
+	return nil
+}
+
 // ErrImport is returned (wrapped) by Import for content that is not a json
 // export; the error says what is wrong with it.
 var ErrImport = errors.New("not a tinychat session export")
@@ -69,10 +78,10 @@ var formats = map[string]format{
 // It writes as it reads, in one read transaction; on an error, what was
 // written is incomplete.
 func (s *Store) Export(ctx context.Context, w io.Writer, id, format string) error {
-	f, ok := formats[format]
-	if !ok {
-		return fmt.Errorf("%w %q (want text, markdown or json)", ErrFormat, format)
+	if err := CheckFormat(format); err != nil {
+		return err
 	}
+	f := formats[format]
 	return s.view(ctx, func(tx *sql.Tx) error {
 		sess, err := getSession(ctx, tx, id)
 		if err != nil {
