@@ -7,12 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sourcegraph/jsonrpc2"
-
 	"github.com/tinychat/tinychat/chat"
 )
 
-func (s *Server) chatSend(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) chatSend(ctx context.Context, req *request) (any, error) {
 	var p chatSendParams
 	if err := decodeParams(req, &p); err != nil {
 		return nil, err
@@ -87,13 +85,10 @@ var permissionOptions = []string{chat.AllowOnce, chat.AllowAlways, chat.RejectOn
 
 // askPermission asks the client whether tool call c of chat/send id may
 // run. A cancel of the chat/send ends the wait at once.
-func (s *Server) askPermission(ctx context.Context, id jsonrpc2.ID, sessionID string, c chat.ToolCall) (string, error) {
-	s.mu.Lock()
-	conn := s.conn
-	s.mu.Unlock()
+func (s *Server) askPermission(ctx context.Context, requestID id, sessionID string, c chat.ToolCall) (string, error) {
 	var res permissionResult
-	err := conn.Call(ctx, methodPermission, permissionParams{
-		RequestID: id, SessionID: sessionID, Options: permissionOptions,
+	err := s.call(ctx, methodPermission, permissionParams{
+		RequestID: requestID, SessionID: sessionID, Options: permissionOptions,
 		ToolCall: toolCallInfo{ToolCallID: c.ID, Name: c.Name, Server: c.Server, Arguments: c.Arguments},
 	}, &res)
 	if err != nil {
@@ -106,24 +101,29 @@ func (s *Server) askPermission(ctx context.Context, id jsonrpc2.ID, sessionID st
 }
 
 // cancelRequest handles $/cancelRequest {id}.
-func (s *Server) cancelRequest(req *jsonrpc2.Request) {
+func (s *Server) cancelRequest(req *request) {
 	var p struct {
-		ID jsonrpc2.ID `json:"id"`
+		ID json.RawMessage `json:"id"`
 	}
-	if req.Params == nil || json.Unmarshal(*req.Params, &p) != nil {
+	if req.Params == nil || json.Unmarshal(req.Params, &p) != nil {
 		s.log.Warn("$/cancelRequest without a usable id")
 		return
 	}
-	s.cancel(p.ID)
+	i, err := parseID(p.ID)
+	if err != nil || i == "" {
+		s.log.Warn("$/cancelRequest without a usable id")
+		return
+	}
+	s.cancel(i)
 }
 
 // chatCancel handles chat/cancel {sessionId}, for scripts that do not track
 // request ids.
-func (s *Server) chatCancel(req *jsonrpc2.Request) {
+func (s *Server) chatCancel(req *request) {
 	var p struct {
 		SessionID string `json:"sessionId"`
 	}
-	if req.Params == nil || json.Unmarshal(*req.Params, &p) != nil || p.SessionID == "" {
+	if req.Params == nil || json.Unmarshal(req.Params, &p) != nil || p.SessionID == "" {
 		s.log.Warn("chat/cancel without a sessionId")
 		return
 	}
@@ -135,9 +135,9 @@ func (s *Server) chatCancel(req *jsonrpc2.Request) {
 	}
 }
 
-func (s *Server) cancel(id jsonrpc2.ID) {
+func (s *Server) cancel(i id) {
 	s.mu.Lock()
-	cancel, ok := s.inflight[id]
+	cancel, ok := s.inflight[i]
 	s.mu.Unlock()
 	if ok {
 		cancel()

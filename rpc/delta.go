@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"strconv"
 
-	"github.com/sourcegraph/jsonrpc2"
-
 	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/session"
 )
@@ -20,10 +18,9 @@ type deltaEncoder struct {
 	seq    int
 }
 
-func newDeltaEncoder(method string, requestID jsonrpc2.ID, sessionID, messageID string) *deltaEncoder {
-	id, _ := requestID.MarshalJSON() // an ID always marshals
+func newDeltaEncoder(method string, requestID id, sessionID, messageID string) *deltaEncoder {
 	p := []byte(`{"jsonrpc":"2.0","method":"` + method + `","params":{"requestId":`)
-	p = append(p, id...)
+	p = append(p, requestID...)
 	p = append(p, `,"sessionId":`...)
 	p = session.AppendJSONString(p, sessionID, true)
 	p = append(p, `,"messageId":`...)
@@ -48,7 +45,7 @@ func (e *deltaEncoder) encode(text []byte) []byte {
 // callEncoder builds the chat/toolCall notifications of one chat/send.
 // They are few: encoding/json does.
 type callEncoder struct {
-	requestID            jsonrpc2.ID
+	requestID            id
 	sessionID, messageID string
 }
 

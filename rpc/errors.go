@@ -31,23 +31,34 @@ func invalidParams(field, format string, args ...any) *jsonrpc2.Error {
 
 // decodeParams decodes a request's params object into v. Unknown fields
 // are ignored; a field of the wrong type is named in the error.
-func decodeParams(req *jsonrpc2.Request, v any) error {
-	if req.Params == nil || string(*req.Params) == "null" {
+func decodeParams(req *request, v any) error {
+	raw := req.Params
+	if raw == nil {
 		return nil
 	}
-	raw := *req.Params
-	if len(raw) == 0 || raw[0] != '{' {
+	if raw[0] != '{' {
 		return invalidParams("params", "params must be an object")
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
+		var (
+			te *json.UnmarshalTypeError
+			fe *fieldError
+		)
+		switch {
+		case errors.As(err, &fe):
+			return invalidParams(fe.field, "%s", fe.msg)
+		case errors.As(err, &te) && te.Field != "":
 			return invalidParams(te.Field, "%s must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
 		}
 		return invalidParams("params", "%v", err)
 	}
 	return nil
 }
+
+// fieldError is a param that a type of its own refused as it decoded it.
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.msg }
 
 func jsonKind(goKind string) string {
 	switch goKind {

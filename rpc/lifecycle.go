@@ -10,7 +10,7 @@ import (
 	"github.com/tinychat/tinychat/session"
 )
 
-func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) initialize(ctx context.Context, req *request) (any, error) {
 	var p initializeParams
 	if err := decodeParams(req, &p); err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (s *Server) initialize(ctx context.Context, req *jsonrpc2.Request) (any, er
 
 // shutdownRequest is a clean stop: replies still streaming are cancelled
 // and saved as interrupted before the answer goes out.
-func (s *Server) shutdownRequest(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) shutdownRequest(ctx context.Context, req *request) (any, error) {
 	s.mu.Lock()
 	s.shutdown = true
 	s.mu.Unlock()
@@ -76,12 +76,12 @@ func (s *Server) shutdownRequest(ctx context.Context, req *jsonrpc2.Request) (an
 	return json.RawMessage("null"), nil
 }
 
-// exit ends the connection; Serve then waits for running requests.
-func (s *Server) exit(conn *jsonrpc2.Conn) {
+// exit sets the exit code of a client's exit: 0 after shutdown, else 1.
+// The connection then ends, and Serve waits for running requests.
+func (s *Server) exit() {
 	s.mu.Lock()
 	if !s.shutdown {
 		s.exitCode = 1
 	}
 	s.mu.Unlock()
-	conn.Close()
 }

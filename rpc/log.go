@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/sourcegraph/jsonrpc2"
 	"go.lsp.dev/protocol"
 )
 
@@ -18,8 +17,8 @@ type LogHandler struct {
 }
 
 type connRef struct {
-	mu   sync.Mutex
-	conn *jsonrpc2.Conn
+	mu     sync.Mutex
+	stream *stream
 }
 
 // NewLogHandler wraps h.
@@ -27,9 +26,9 @@ func NewLogHandler(h slog.Handler) *LogHandler {
 	return &LogHandler{Handler: h, conn: &connRef{}}
 }
 
-func (h *LogHandler) attach(c *jsonrpc2.Conn) {
+func (h *LogHandler) attach(s *stream) {
 	h.conn.mu.Lock()
-	h.conn.conn = c
+	h.conn.stream = s
 	h.conn.mu.Unlock()
 }
 
@@ -40,7 +39,7 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 		return err
 	}
 	h.conn.mu.Lock()
-	c := h.conn.conn
+	c := h.conn.stream
 	h.conn.mu.Unlock()
 	if c == nil {
 		return err
@@ -55,7 +54,7 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 		typ = protocol.MessageTypeError
 	}
 	// A closed connection has no one to tell; stderr already has it.
-	_ = c.Notify(ctx, "window/logMessage", &protocol.LogMessageParams{Type: typ, Message: msg})
+	_ = c.writeJSON(notifyMessage{JSONRPC: "2.0", Method: "window/logMessage", Params: &protocol.LogMessageParams{Type: typ, Message: msg}})
 	return err
 }
 

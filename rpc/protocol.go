@@ -1,9 +1,12 @@
 package rpc
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
-	"github.com/sourcegraph/jsonrpc2"
 	"go.lsp.dev/protocol"
 
 	"github.com/tinychat/tinychat/chat"
@@ -44,9 +47,9 @@ type toolCallInfo struct {
 // toolCallParams are chat/toolCall's params. Output is cut to what an
 // editor shows.
 type toolCallParams struct {
-	RequestID jsonrpc2.ID `json:"requestId"`
-	SessionID string      `json:"sessionId"`
-	MessageID string      `json:"messageId"`
+	RequestID id     `json:"requestId"`
+	SessionID string `json:"sessionId"`
+	MessageID string `json:"messageId"`
 	toolCallInfo
 	Status string `json:"status"`
 	Output string `json:"output,omitempty"`
@@ -55,7 +58,7 @@ type toolCallParams struct {
 // permissionParams are chat/requestPermission's params; the client
 // answers permissionResult.
 type permissionParams struct {
-	RequestID jsonrpc2.ID  `json:"requestId"`
+	RequestID id           `json:"requestId"`
 	SessionID string       `json:"sessionId"`
 	ToolCall  toolCallInfo `json:"toolCall"`
 	Options   []string     `json:"options"`
@@ -65,15 +68,31 @@ type permissionResult struct {
 	Outcome string `json:"outcome"`
 }
 
+// notifyMessage is a notification the daemon sends, but for the chat/delta
+// and chat/reasoning of a reply.
+type notifyMessage struct {
+	JSONRPC string `json:"jsonrpc"`
+	Method  string `json:"method"`
+	Params  any    `json:"params"`
+}
+
+// requestMessage is a request the daemon sends.
+type requestMessage struct {
+	JSONRPC string `json:"jsonrpc"`
+	ID      id     `json:"id"`
+	Method  string `json:"method"`
+	Params  any    `json:"params"`
+}
+
 // initializeParams are the members of LSP's InitializeParams that tinychat
 // reads. The client's capabilities, which it does not, are left undecoded:
 // decoding into the whole protocol.InitializeParams took half a
 // millisecond or more of a fresh daemon's answer, even for "{}".
 type initializeParams struct {
-	RootURI               protocol.DocumentURI       `json:"rootUri"`
-	RootPath              string                     `json:"rootPath"`
-	WorkspaceFolders      []protocol.WorkspaceFolder `json:"workspaceFolders"`
-	InitializationOptions *initOptions               `json:"initializationOptions"`
+	RootURI               protocol.DocumentURI `json:"rootUri"`
+	RootPath              string               `json:"rootPath"`
+	WorkspaceFolders      firstFolder          `json:"workspaceFolders"`
+	InitializationOptions *initOptions         `json:"initializationOptions"`
 }
 
 // initOptions are an editor's defaults for its connection.
@@ -124,15 +143,15 @@ type chatCapabilities struct {
 }
 
 type chatSendParams struct {
-	Message     string                `json:"message"`
-	Workspace   string                `json:"workspace"`
-	SessionID   string                `json:"sessionId"`
-	Provider    string                `json:"provider"`
-	Model       string                `json:"model"`
-	Temperature *float64              `json:"temperature"`
-	MaxTokens   int                   `json:"maxTokens"`
-	System      string                `json:"system"`
-	Context     []session.ContextItem `json:"context"`
+	Message     string       `json:"message"`
+	Workspace   string       `json:"workspace"`
+	SessionID   string       `json:"sessionId"`
+	Provider    string       `json:"provider"`
+	Model       string       `json:"model"`
+	Temperature *float64     `json:"temperature"`
+	MaxTokens   int          `json:"maxTokens"`
+	System      string       `json:"system"`
+	Context     contextItems `json:"context"`
 }
 
 type chatSendResult struct {
@@ -167,4 +186,63 @@ type providerErrorData struct {
 	Message    string  `json:"message"`
 	Retryable  bool    `json:"retryable"`
 	RetryAfter float64 `json:"retryAfter,omitempty"` // seconds
+}
+
+// maxContextItems bounds the context items of a chat/send.
+const maxContextItems = 1000
+
+// contextItems is chat/send's context param.
+type contextItems []session.ContextItem
+
+func (c *contextItems) UnmarshalJSON(b []byte) error {
+	list, more, err := decodeArray[session.ContextItem](b, "context", maxContextItems)
+	if more {
+		return &fieldError{"context", fmt.Sprintf("context holds more than %d items", maxContextItems)}
+	}
+	*c = list
+	return err
+}
+
+// firstFolder is initialize's workspaceFolders, of which tinychat reads
+// the first.
+type firstFolder []protocol.WorkspaceFolder
+
+func (f *firstFolder) UnmarshalJSON(b []byte) error {
+	list, _, err := decodeArray[protocol.WorkspaceFolder](b, "workspaceFolders", 1)
+	*f = list
+	return err
+}
+
+// decodeArray decodes the JSON array b one element at a time, and stops at
+// the first element it cannot decode, or once it has limit elements (more
+// then reports whether there were more). encoding/json decodes the whole
+// of an array, growing the slice for every element, before it reports an
+// element of the wrong type: 8 MB of small numbers took 300 MB.
+func decodeArray[T any](b []byte, field string, limit int) (list []T, more bool, err error) {
+	if string(b) == "null" {
+		return nil, false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil, false, &fieldError{field, field + " must be an array"}
+	}
+	for dec.More() {
+		if len(list) == limit {
+			return list, true, nil
+		}
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			at := fmt.Sprintf("%s[%d]", field, len(list))
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				if te.Field != "" {
+					at += "." + te.Field
+				}
+				return nil, false, &fieldError{field, fmt.Sprintf("%s must be %s, not %s", at, jsonKind(te.Type.Kind().String()), te.Value)}
+			}
+			return nil, false, &fieldError{field, at + ": " + err.Error()}
+		}
+		list = append(list, v)
+	}
+	return list, false, nil
 }

@@ -2,15 +2,13 @@ package rpc
 
 import (
 	"context"
-
-	"github.com/sourcegraph/jsonrpc2"
 )
 
-func (s *Server) providersList(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) providersList(ctx context.Context, req *request) (any, error) {
 	return map[string]any{"providers": s.opts.Providers.List()}, nil
 }
 
-func (s *Server) modelsList(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) modelsList(ctx context.Context, req *request) (any, error) {
 	var p struct {
 		Provider string `json:"provider"`
 	}

@@ -4,8 +4,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/sourcegraph/jsonrpc2"
-
 	"github.com/tinychat/tinychat/chat"
 )
 
@@ -51,7 +49,7 @@ type run struct {
 	end  int
 }
 
-func newRelay(out *stream, requestID jsonrpc2.ID, sessionID, messageID string) *relay {
+func newRelay(out *stream, requestID id, sessionID, messageID string) *relay {
 	r := &relay{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	r.encs[chat.Text] = newDeltaEncoder(methodDelta, requestID, sessionID, messageID)
 	r.encs[chat.Reasoning] = newDeltaEncoder(methodReasoning, requestID, sessionID, messageID)

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/tinychat/tinychat/chat"
 )
@@ -70,8 +67,8 @@ func notifications(t *testing.T, out []byte) []notification {
 // one kind's text is in the other's, and the order of the runs is kept.
 func TestRelayKeepsKindsApart(t *testing.T) {
 	w := &slowWriter{pause: time.Millisecond}
-	s := newStream(strings.NewReader(""), w, nil, true, 0, slog.New(slog.DiscardHandler))
-	r := newRelay(s, jsonrpc2.ID{Num: 3}, "s", "m")
+	s := newStream(strings.NewReader(""), w, true, 0)
+	r := newRelay(s, id("3"), "s", "m")
 	for _, e := range []chat.Event{
 		{Kind: chat.Reasoning, Text: "think "}, {Kind: chat.Reasoning, Text: "hard "},
 		{Kind: chat.Text, Text: "ans"}, {Kind: chat.Text, Text: "wer"},
@@ -101,8 +98,8 @@ func TestRelayKeepsKindsApart(t *testing.T) {
 
 func TestRelayCoalescesForASlowClient(t *testing.T) {
 	w := &slowWriter{pause: 2 * time.Millisecond}
-	s := newStream(strings.NewReader(""), w, nil, true, 0, slog.New(slog.DiscardHandler))
-	r := newRelay(s, jsonrpc2.ID{Num: 7}, "s", "m")
+	s := newStream(strings.NewReader(""), w, true, 0)
+	r := newRelay(s, id("7"), "s", "m")
 	var want strings.Builder
 	for i := range 2000 {
 		piece := []string{"héllo ", "wörld ", "✓ ", "\n"}[i%4]
@@ -128,8 +125,8 @@ func TestRelayCoalescesForASlowClient(t *testing.T) {
 
 func TestRelayCapsNotificationsAtRuneBoundaries(t *testing.T) {
 	var out bytes.Buffer
-	s := newStream(strings.NewReader(""), &out, nil, true, 0, slog.New(slog.DiscardHandler))
-	r := newRelay(s, jsonrpc2.ID{Num: 1}, "s", "m")
+	s := newStream(strings.NewReader(""), &out, true, 0)
+	r := newRelay(s, id("1"), "s", "m")
 	big := strings.Repeat("€", 100_000) // 300 KB, 3 bytes a rune
 	r.add(chat.Event{Text: big})
 	r.flush()
@@ -150,8 +147,8 @@ func TestRelayCapsNotificationsAtRuneBoundaries(t *testing.T) {
 // client that does not read stays bounded.
 func TestRelayPausesTheProviderForAStuckClient(t *testing.T) {
 	pr, pw := io.Pipe()
-	s := newStream(strings.NewReader(""), pw, nil, true, 0, slog.New(slog.DiscardHandler))
-	r := newRelay(s, jsonrpc2.ID{Num: 1}, "s", "m")
+	s := newStream(strings.NewReader(""), pw, true, 0)
+	r := newRelay(s, id("1"), "s", "m")
 	added := make(chan int, 1)
 	go func() {
 		n := 0
@@ -206,7 +203,7 @@ func TestJSONStringWriterAcrossWrites(t *testing.T) {
 }
 
 func BenchmarkDeltaEncode(b *testing.B) {
-	enc := newDeltaEncoder(methodDelta, jsonrpc2.ID{Num: 12}, "d0af5d384344c44a", "68f772103cc47c22")
+	enc := newDeltaEncoder(methodDelta, id("12"), "d0af5d384344c44a", "68f772103cc47c22")
 	text := []byte(" the")
 	b.ReportAllocs()
 	for b.Loop() {

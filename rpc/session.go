@@ -5,8 +5,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sourcegraph/jsonrpc2"
-
 	"github.com/tinychat/tinychat/session"
 )
 
@@ -35,7 +33,7 @@ func (p *sessionIDParams) require() error {
 	return nil
 }
 
-func (s *Server) sessionList(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) sessionList(ctx context.Context, req *request) (any, error) {
 	var p struct {
 		Workspace string `json:"workspace"`
 	}
@@ -56,7 +54,7 @@ func (s *Server) sessionList(ctx context.Context, req *jsonrpc2.Request) (any, e
 	return map[string]any{"sessions": list}, nil
 }
 
-func (s *Server) sessionNew(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) sessionNew(ctx context.Context, req *request) (any, error) {
 	var p struct {
 		Workspace string `json:"workspace"`
 		Title     string `json:"title"`
@@ -71,7 +69,7 @@ func (s *Server) sessionNew(ctx context.Context, req *jsonrpc2.Request) (any, er
 	return s.opts.Store.New(ctx, ws, p.Title)
 }
 
-func (s *Server) sessionGet(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) sessionGet(ctx context.Context, req *request) (any, error) {
 	var p sessionIDParams
 	if err := decodeParams(req, &p); err != nil {
 		return nil, err
@@ -93,7 +91,7 @@ func (s *Server) sessionGet(ctx context.Context, req *jsonrpc2.Request) (any, er
 	return map[string]any{"session": sess, "messages": msgs}, nil
 }
 
-func (s *Server) sessionDelete(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) sessionDelete(ctx context.Context, req *request) (any, error) {
 	var p sessionIDParams
 	if err := decodeParams(req, &p); err != nil {
 		return nil, err
@@ -107,7 +105,7 @@ func (s *Server) sessionDelete(ctx context.Context, req *jsonrpc2.Request) (any,
 	return map[string]bool{"deleted": true}, nil
 }
 
-func (s *Server) sessionRename(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) sessionRename(ctx context.Context, req *request) (any, error) {
 	var p struct {
 		sessionIDParams
 		Title string `json:"title"`
@@ -124,7 +122,7 @@ func (s *Server) sessionRename(ctx context.Context, req *jsonrpc2.Request) (any,
 	return s.opts.Store.Rename(ctx, p.SessionID, p.Title)
 }
 
-func (s *Server) sessionExport(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) sessionExport(ctx context.Context, req *request) (any, error) {
 	var p struct {
 		SessionID string `json:"sessionId"`
 		Workspace string `json:"workspace"`
@@ -215,7 +213,7 @@ func incompleteRune(p []byte) int {
 	return 0
 }
 
-func (s *Server) sessionImport(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) sessionImport(ctx context.Context, req *request) (any, error) {
 	var p struct {
 		Workspace string `json:"workspace"`
 		Content   string `json:"content"`
@@ -233,7 +231,7 @@ func (s *Server) sessionImport(ctx context.Context, req *jsonrpc2.Request) (any,
 	return s.opts.Store.Import(ctx, ws, p.Content)
 }
 
-func (s *Server) sessionSearch(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+func (s *Server) sessionSearch(ctx context.Context, req *request) (any, error) {
 	var p struct {
 		Query     string `json:"query"`
 		Workspace string `json:"workspace"`

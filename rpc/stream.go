@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,154 +14,46 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 )
 
-// DefaultMaxMessageSize is the largest message read by default.
+// DefaultMaxMessageSize is the largest message read by default, and the
+// largest answer written.
 const DefaultMaxMessageSize = 8 << 20
 
-// stream is the jsonrpc2.ObjectStream of the daemon. Unlike jsonrpc2's own
-// codecs it never gives up on its peer: a frame that cannot be used is
-// answered with a JSON-RPC error where possible, logged, and skipped, and
-// reading goes on with the next frame. Only the end of the input ends it.
+// bufferSize is the size of the read and write buffers; it is also the
+// longest LSP header line read whole.
+const bufferSize = 64 << 10
+
+// stream frames the daemon's messages: LSP Content-Length framing or one
+// JSON value a line. It never gives up on its peer: a frame that cannot be
+// used is returned as a *frameError to answer, and reading goes on with
+// the next frame. Only the end of the input ends it. What it reads is
+// bounded: a message by limit, a header line by the buffer.
 //
 // Every write goes through one mutex, so chat/delta frames written with
-// writeFrame keep their place before the response jsonrpc2 writes later.
+// writeFrame keep their place before the answer written after them.
 type stream struct {
 	r     *bufio.Reader
 	jsonl bool
 	limit int
-	log   *slog.Logger
 
-	mu     sync.Mutex
-	w      *bufio.Writer
-	closer io.Closer
-	frame  []byte // reused header buffer, guarded by mu
+	mu    sync.Mutex
+	w     *bufio.Writer
+	frame []byte // reused header buffer, guarded by mu
 }
 
-func newStream(r io.Reader, w io.Writer, closer io.Closer, jsonl bool, limit int, log *slog.Logger) *stream {
+func newStream(r io.Reader, w io.Writer, jsonl bool, limit int) *stream {
 	if limit <= 0 {
 		limit = DefaultMaxMessageSize
 	}
-	return &stream{r: bufio.NewReaderSize(r, 64<<10), w: bufio.NewWriterSize(w, 64<<10), closer: closer, jsonl: jsonl, limit: limit, log: log}
+	return &stream{r: bufio.NewReaderSize(r, bufferSize), w: bufio.NewWriterSize(w, bufferSize), jsonl: jsonl, limit: limit}
 }
 
-// ReadObject implements jsonrpc2.ObjectStream.
-func (s *stream) ReadObject(v any) error {
-	for {
-		body, err := s.next()
-		if err != nil {
-			var fe *frameError
-			if errors.As(err, &fe) {
-				s.reject(nil, fe.code, fe.msg)
-				continue
-			}
-			return err
-		}
-		if len(bytes.TrimSpace(body)) == 0 {
-			continue
-		}
-		if !json.Valid(body) {
-			s.reject(nil, jsonrpc2.CodeParseError, "parse error: the message is not valid JSON")
-			continue
-		}
-		if body[0] == '[' {
-			s.reject(nil, jsonrpc2.CodeInvalidRequest, "invalid request: batches are not supported")
-			continue
-		}
-		if msg, ok := checkEnvelope(body); !ok {
-			s.reject(idOf(body), jsonrpc2.CodeInvalidRequest, "invalid request: "+msg)
-			continue
-		}
-		if err := json.Unmarshal(body, v); err != nil {
-			s.reject(idOf(body), jsonrpc2.CodeInvalidRequest, "invalid request: "+err.Error())
-			continue
-		}
-		return nil
-	}
-}
-
-// checkEnvelope reports whether body is a JSON-RPC request or response
-// object that jsonrpc2 can take, and why not otherwise.
-func checkEnvelope(body []byte) (string, bool) {
-	var env struct {
-		JSONRPC *string          `json:"jsonrpc"`
-		Method  *json.RawMessage `json:"method"`
-		ID      *json.RawMessage `json:"id"`
-		Params  *json.RawMessage `json:"params"`
-		Result  *json.RawMessage `json:"result"`
-		Error   *json.RawMessage `json:"error"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return "a message must be a JSON object", false
-	}
-	if env.JSONRPC != nil && *env.JSONRPC != "2.0" {
-		return `"jsonrpc" must be "2.0"`, false
-	}
-	if env.Method == nil {
-		if env.Result != nil || env.Error != nil {
-			return "", true
-		}
-		return `"method" is missing`, false
-	}
-	var method string
-	if json.Unmarshal(*env.Method, &method) != nil || method == "" {
-		return `"method" must be a non-empty string`, false
-	}
-	if env.ID != nil {
-		switch (*env.ID)[0] {
-		case '"', 'n':
-		default:
-			var n uint64
-			if json.Unmarshal(*env.ID, &n) != nil {
-				return `"id" must be a string or a non-negative integer`, false
-			}
-		}
-	}
-	if env.Params != nil {
-		switch (*env.Params)[0] {
-		case '{', '[', 'n':
-		default:
-			return `"params" must be an object`, false
-		}
-	}
-	return "", true
-}
-
-// idOf digs the id out of a message that could not be decoded, so that its
-// error can be answered to the right request.
-func idOf(body []byte) *jsonrpc2.ID {
-	var env struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if json.Unmarshal(body, &env) != nil || len(env.ID) == 0 {
-		return nil
-	}
-	var id jsonrpc2.ID
-	if json.Unmarshal(env.ID, &id) != nil {
-		return nil
-	}
-	return &id
-}
-
-// reject answers a message that never reached a handler.
-func (s *stream) reject(id *jsonrpc2.ID, code int64, msg string) {
-	s.log.Warn("rejected message", "code", code, "error", msg)
-	resp := map[string]any{"jsonrpc": "2.0", "id": nil, "error": &jsonrpc2.Error{Code: code, Message: msg}}
-	if id != nil {
-		resp["id"] = id
-	}
-	if err := s.WriteObject(resp); err != nil {
-		s.log.Debug("could not answer a rejected message", "error", err)
-	}
-}
-
-// frameError is a frame that was read past and can be answered.
-type frameError struct {
-	code int64
-	msg  string
-}
+// frameError is a frame that was read past, to be answered.
+type frameError struct{ refusal }
 
 func (e *frameError) Error() string { return e.msg }
 
-// next reads the body of the next frame.
+// next reads the body of the next frame. Its error is a *frameError for a
+// frame that was skipped, else the input's.
 func (s *stream) next() ([]byte, error) {
 	if s.jsonl {
 		return s.nextLine()
@@ -178,12 +69,21 @@ func (s *stream) nextLine() ([]byte, error) {
 	if !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err
 	}
-	// A line longer than the buffer: gather it up to the limit, and past
-	// the limit drop it through to its newline.
+	// A line longer than the buffer: gather it up to the limit; past the
+	// limit, read it through to its newline for its id alone.
 	buf := bytes.Clone(line)
+	var f *idFinder
 	for {
 		line, err = s.r.ReadSlice('\n')
-		if len(buf) <= s.limit {
+		switch {
+		case f != nil:
+			f.Write(line)
+		case len(buf)+len(line) > s.limit:
+			f = &idFinder{}
+			f.Write(buf)
+			f.Write(line)
+			buf = nil
+		default:
 			buf = append(buf, line...)
 		}
 		if err == nil || errors.Is(err, io.EOF) {
@@ -193,8 +93,8 @@ func (s *stream) nextLine() ([]byte, error) {
 			return nil, err
 		}
 	}
-	if len(buf) > s.limit {
-		return nil, &frameError{jsonrpc2.CodeInvalidRequest, fmt.Sprintf("invalid request: message larger than the limit of %d bytes", s.limit)}
+	if f != nil {
+		return nil, &frameError{refusal{f.id(), jsonrpc2.CodeInvalidRequest, fmt.Sprintf("invalid request: message larger than the limit of %d bytes", s.limit)}}
 	}
 	return buf, nil
 }
@@ -204,21 +104,23 @@ func (s *stream) nextLSP() ([]byte, error) {
 	bad := ""
 	headers := 0
 	for {
-		line, err := s.r.ReadString('\n')
+		line, long, err := s.headerLine()
 		if err != nil {
 			return nil, err
 		}
-		line = trimEOL(line)
-		if line == "" {
+		if line == "" && !long {
 			if headers > 0 {
 				break
 			}
 			continue // stray blank lines between messages
 		}
 		headers++
+		if long {
+			bad = fmt.Sprintf("a header line longer than %d bytes", bufferSize)
+		}
 		value, ok := contentLength(line)
 		if !ok {
-			if !isHeader(line) {
+			if !long && !isHeader(line) {
 				bad = fmt.Sprintf("bad header line %q", truncate(line, 40))
 			}
 			continue
@@ -235,19 +137,46 @@ func (s *stream) nextLSP() ([]byte, error) {
 			bad = "no Content-Length header"
 		}
 		// Without a length the body cannot be found: skip to the next header block.
-		return nil, &frameError{jsonrpc2.CodeParseError, "parse error: " + bad + "; skipped to the next header"}
+		return nil, &frameError{refusal{idNull, jsonrpc2.CodeParseError, "parse error: " + bad + "; skipped to the next header"}}
 	}
 	if length > s.limit {
-		if _, err := s.r.Discard(length); err != nil {
+		// Read through, for the id alone.
+		var f idFinder
+		if _, err := io.CopyN(&f, s.r, int64(length)); err != nil {
 			return nil, err
 		}
-		return nil, &frameError{jsonrpc2.CodeInvalidRequest, fmt.Sprintf("invalid request: message of %d bytes is larger than the limit of %d bytes", length, s.limit)}
+		return nil, &frameError{refusal{f.id(), jsonrpc2.CodeInvalidRequest, fmt.Sprintf("invalid request: message of %d bytes is larger than the limit of %d bytes", length, s.limit)}}
 	}
 	body := make([]byte, length)
 	if _, err := io.ReadFull(s.r, body); err != nil {
 		return nil, err
 	}
 	return body, nil
+}
+
+// headerLine reads one line of an LSP header block, without its line end.
+// A line longer than the buffer is not kept: long is then true, and line
+// holds its last bytes, where a Content-Length may follow the unterminated
+// body of a skipped message.
+func (s *stream) headerLine() (line string, long bool, err error) {
+	b, err := s.r.ReadSlice('\n')
+	if err == nil {
+		return trimEOL(string(b)), false, nil
+	}
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return "", false, err
+	}
+	const keep = 64 + len("\r\n")
+	tail := bytes.Clone(b[len(b)-keep:])
+	for errors.Is(err, bufio.ErrBufferFull) {
+		b, err = s.r.ReadSlice('\n')
+		tail = append(tail, b[max(0, len(b)-keep):]...)
+		tail = tail[len(tail)-keep:]
+	}
+	if err != nil {
+		return "", true, err
+	}
+	return trimEOL(string(tail)), true, nil
 }
 
 func trimEOL(s string) string {
@@ -283,9 +212,9 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// WriteObject implements jsonrpc2.ObjectStream.
-func (s *stream) WriteObject(obj any) error {
-	body, err := json.Marshal(obj)
+// writeJSON writes v, encoded, as one message.
+func (s *stream) writeJSON(v any) error {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -320,12 +249,4 @@ func (s *stream) writeFrame(body ...[]byte) error {
 		}
 	}
 	return s.w.Flush()
-}
-
-// Close implements jsonrpc2.ObjectStream.
-func (s *stream) Close() error {
-	if s.closer == nil {
-		return nil
-	}
-	return s.closer.Close()
 }

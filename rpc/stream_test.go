@@ -5,36 +5,38 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/sourcegraph/jsonrpc2"
 )
 
-// readAll reads every object from input and returns the requests'
-// methods and the error responses written back.
-func readAll(t testing.TB, input string, jsonl bool, limit int) (methods []string, replies []string) {
-	var out bytes.Buffer
-	s := newStream(strings.NewReader(input), &out, nil, jsonl, limit, slog.New(slog.DiscardHandler))
+// readAll reads every frame of input and returns the methods of the
+// requests in it, and the refusals of the frames and messages that were
+// not requests.
+func readAll(t testing.TB, input string, jsonl bool, limit int) (methods []string, refused []refusal) {
+	s := newStream(strings.NewReader(input), io.Discard, jsonl, limit)
 	for {
-		var req jsonrpc2.Request
-		err := s.ReadObject(&req)
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			break
+		body, err := s.next()
+		var fe *frameError
+		switch {
+		case errors.As(err, &fe):
+			refused = append(refused, fe.refusal)
+			continue
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return methods, refused
+		case err != nil:
+			t.Fatalf("next: %v", err)
 		}
-		if err != nil {
-			t.Fatalf("ReadObject: %v", err)
+		if len(bytes.TrimSpace(body)) == 0 {
+			continue
+		}
+		req, _, ref := decodeMessage(body)
+		if ref != nil {
+			refused = append(refused, *ref)
+			continue
 		}
 		methods = append(methods, req.Method)
 	}
-	for _, l := range strings.Split(out.String(), "\n") {
-		if strings.HasPrefix(l, "{") || strings.HasPrefix(l, "Content-Length") {
-			replies = append(replies, l)
-		}
-	}
-	return methods, replies
 }
 
 func TestStreamRecoversFromBadFrames(t *testing.T) {
@@ -44,86 +46,127 @@ func TestStreamRecoversFromBadFrames(t *testing.T) {
 		jsonl   bool
 		input   string
 		methods string
-		errors  int
+		ids     string // of the refusals
 	}{
-		{"lsp good", false, lsp(good("a")) + lsp(good("b")), "a,b", 0},
-		{"lsp lowercase header and extra headers", false, "content-length: " + itoa(len(good("a"))) + "\r\nContent-Type: application/json\r\n\r\n" + good("a"), "a", 0},
-		{"lsp bare LF line endings", false, "Content-Length: " + itoa(len(good("a"))) + "\n\n" + good("a"), "a", 0},
-		{"lsp not json then good", false, lsp("nope") + lsp(good("b")), "b", 1},
-		{"lsp missing length then good", false, "X-Foo: 1\r\n\r\n" + lsp(good("b")), "b", 1},
-		{"lsp negative length", false, "Content-Length: -5\r\n\r\n" + lsp(good("b")), "b", 1},
-		{"lsp too large is skipped unread", false, lsp(`{"jsonrpc":"2.0","id":1,"method":"`+strings.Repeat("x", 200)+`"}`) + lsp(good("b")), "b", 1},
-		{"jsonl good", true, good("a") + "\n" + good("b") + "\n", "a,b", 0},
-		{"jsonl blank lines and CRLF", true, "\n\r\n" + good("a") + "\r\n", "a", 0},
-		{"jsonl garbage then good", true, "{{{\n" + good("b") + "\n", "b", 1},
-		{"jsonl last line without newline", true, good("a"), "a", 0},
-		{"jsonl id kept in invalid request", true, `{"jsonrpc":"2.0","id":"x7","method":5}` + "\n", "", 1},
+		{"lsp good", false, lsp(good("a")) + lsp(good("b")), "a,b", ""},
+		{"lsp lowercase header and extra headers", false, "content-length: " + itoa(len(good("a"))) + "\r\nContent-Type: application/json\r\n\r\n" + good("a"), "a", ""},
+		{"lsp bare LF line endings", false, "Content-Length: " + itoa(len(good("a"))) + "\n\n" + good("a"), "a", ""},
+		{"lsp not json then good", false, lsp("nope") + lsp(good("b")), "b", "null"},
+		{"lsp missing length then good", false, "X-Foo: 1\r\n\r\n" + lsp(good("b")), "b", "null"},
+		{"lsp negative length", false, "Content-Length: -5\r\n\r\n" + lsp(good("b")), "b", "null"},
+		{"lsp too large is skipped, its id kept", false, lsp(`{"jsonrpc":"2.0","id":1,"method":"`+strings.Repeat("x", 200)+`"}`) + lsp(good("b")), "b", "1"},
+		{"lsp too large, its id last", false, lsp(`{"jsonrpc":"2.0","method":"`+strings.Repeat("x", 200)+`","params":{"id":5},"id":"z"}`) + lsp(good("b")), "b", `"z"`},
+		{"lsp header line longer than the buffer", false, "X-Junk: " + strings.Repeat("j", 3*bufferSize) + "\r\n\r\n" + lsp(good("b")), "b", "null"},
+		{"lsp length at the end of a long unterminated body", false,
+			"Content-Type: x\r\n\r\n" + strings.Repeat("j", 2*bufferSize) + "Content-Length: " + itoa(len(good("b"))) + "\r\n\r\n" + good("b"), "b", "null"},
+		{"jsonl good", true, good("a") + "\n" + good("b") + "\n", "a,b", ""},
+		{"jsonl blank lines and CRLF", true, "\n\r\n" + good("a") + "\r\n", "a", ""},
+		{"jsonl garbage then good", true, "{{{\n" + good("b") + "\n", "b", "null"},
+		{"jsonl last line without newline", true, good("a"), "a", ""},
+		{"jsonl id kept in invalid request", true, `{"jsonrpc":"2.0","id":"x7","method":5}` + "\n", "", `"x7"`},
+		{"jsonl too long, its id kept", true, `{"id":-3,"jsonrpc":"2.0","method":"` + strings.Repeat("x", bufferSize) + `"}` + "\n" + good("b") + "\n", "b", "-3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			methods, replies := readAll(t, tc.input, tc.jsonl, 100)
+			methods, refused := readAll(t, tc.input, tc.jsonl, 100)
 			if got := strings.Join(methods, ","); got != tc.methods {
 				t.Errorf("methods %q, want %q", got, tc.methods)
 			}
-			var errs int
-			for _, r := range replies {
-				if strings.Contains(r, `"error"`) {
-					errs++
-				}
+			var ids []string
+			for _, r := range refused {
+				ids = append(ids, string(r.id))
 			}
-			if errs != tc.errors {
-				t.Errorf("%d error replies, want %d: %q", errs, tc.errors, replies)
+			if got := strings.Join(ids, ","); got != tc.ids {
+				t.Errorf("refused %+v, want ids %q", refused, tc.ids)
 			}
 		})
 	}
 }
 
-func TestStreamAnswersInvalidRequestWithItsID(t *testing.T) {
-	_, replies := readAll(t, `{"jsonrpc":"2.0","id":"x7","method":5}`+"\n", true, 0)
-	var resp struct {
-		ID    string
-		Error struct{ Code int }
-	}
-	if len(replies) != 1 || json.Unmarshal([]byte(replies[0]), &resp) != nil || resp.ID != "x7" || resp.Error.Code != -32600 {
-		t.Errorf("replies %q", replies)
+func TestParseID(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want, err string
+	}{
+		{``, "", ""},
+		{`null`, "null", ""},
+		{`7`, "7", ""},
+		{`-0`, "0", ""},
+		{`-9223372036854775808`, "-9223372036854775808", ""},
+		{`9223372036854775807`, "9223372036854775807", ""},
+		{`9223372036854775808`, "", "outside the range of a 64-bit integer"},
+		{`1.0`, "", "not an integer"},
+		{`1e3`, "", "not an integer"},
+		{`"a"`, `"a"`, ""},
+		{`"\u0061<"`, `"a\u003c"`, ""},
+		{`true`, "", "must be a string, an integer or null"},
+		{`{}`, "", "must be a string, an integer or null"},
+	} {
+		got, err := parseID(json.RawMessage(tc.raw))
+		if string(got) != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("parseID(%s) = %q, %v; want %q, %q", tc.raw, got, err, tc.want, tc.err)
+		}
 	}
 }
 
-// FuzzStream feeds arbitrary bytes to both framings: the reader must
-// neither panic nor stop before the end of its input, and everything it
-// writes back must be well-framed JSON.
-func FuzzStream(f *testing.F) {
-	f.Add([]byte(lsp(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`)), false)
-	f.Add([]byte("Content-Length: 10\r\n\r\n{\"a\":"), false)
-	f.Add([]byte("Content-Length: 99999999999\r\n\r\n"), false)
-	f.Add([]byte("\r\n\r\nContent-Length:\r\n\r\n[1,2]"), false)
-	f.Add([]byte(`{"jsonrpc":"2.0","method":"chat/cancel","params":{"sessionId":"x"}}`+"\n{\n"), true)
-	f.Add([]byte("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}]\n\x00\xff\n"), true)
-	f.Fuzz(func(t *testing.T, input []byte, jsonl bool) {
-		var out bytes.Buffer
-		s := newStream(bytes.NewReader(input), &out, nil, jsonl, 1024, slog.New(slog.DiscardHandler))
-		for range len(input) + 1 {
-			var req jsonrpc2.Request
-			if err := s.ReadObject(&req); err != nil {
-				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-					t.Fatalf("ReadObject stopped with %v", err)
-				}
-				break
-			}
+// TestIDFinder feeds messages to an idFinder a byte at a time and whole.
+func TestIDFinder(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want id
+	}{
+		{`{"jsonrpc":"2.0","id":12,"method":"m"}`, "12"},
+		{`{"method":"m","params":{"id":1,"x":[{"id":2}]},"id":"s\"q"}`, `"s\"q"`},
+		{` { "id" : -4 } `, "-4"},
+		{`{"params":"\"id\":5","id":null}`, "null"},
+		{`{"idx":1,"xid":2}`, "null"},
+		{`{"id":1.5}`, "null"},
+		{`{"id":{"a":1}}`, "null"},
+		{`{"id":"` + strings.Repeat("x", maxIDValue) + `"}`, "null"},
+		{`{"id":1,"id":2}`, "2"},
+		{`[{"id":1}]`, "null"},
+		{`{"id":3`, "null"},
+		{`"id"`, "null"},
+	} {
+		var whole, bytewise idFinder
+		whole.Write([]byte(tc.in))
+		for i := range len(tc.in) {
+			bytewise.Write([]byte{tc.in[i]})
 		}
-		// Every answer must be readable by a client of the same framing.
-		replies := newStream(&out, io.Discard, nil, jsonl, 1<<20, slog.New(slog.DiscardHandler))
-		for {
-			var resp jsonrpc2.Response
-			err := replies.ReadObject(&resp)
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					t.Fatalf("bad reply framing: %v in %q", err, out.String())
-				}
-				break
-			}
-			if resp.Error == nil {
-				t.Fatalf("reply without an error: %+v", resp)
-			}
+		if whole.id() != tc.want || bytewise.id() != tc.want {
+			t.Errorf("%s: id %s, byte by byte %s; want %s", tc.in, whole.id(), bytewise.id(), tc.want)
+		}
+	}
+}
+
+// FuzzIDFinder builds messages around an id and filler, the id first or
+// last, and checks that the finder, fed in pieces of any size, finds what
+// parseID makes of the id.
+func FuzzIDFinder(f *testing.F) {
+	f.Add(`12`, `{"id":3}`, true, 7)
+	f.Add(`"a\"b"`, `x"}{`, false, 1)
+	f.Add(`-1`, strings.Repeat(`\`, 9), false, 1000)
+	f.Add(`null`, `[`, true, 2)
+	f.Fuzz(func(t *testing.T, rawID, filler string, idFirst bool, piece int) {
+		if !json.Valid([]byte(rawID)) {
+			return
+		}
+		fill, _ := json.Marshal(map[string]string{"id": filler})
+		msg := `{"jsonrpc":"2.0","id":` + rawID + `,"params":` + string(fill) + `,"method":"m"}`
+		if !idFirst {
+			msg = `{"jsonrpc":"2.0","params":` + string(fill) + `,"method":"m","id":` + rawID + `}`
+		}
+		want, err := parseID(json.RawMessage(rawID))
+		if err != nil || len(bytes.TrimSpace([]byte(rawID))) > maxIDValue {
+			want = idNull
+		}
+		var fd idFinder
+		piece = max(1, piece%4096)
+		for b := []byte(msg); len(b) > 0; {
+			n := min(piece, len(b))
+			fd.Write(b[:n])
+			b = b[n:]
+		}
+		if got := fd.id(); got != want {
+			t.Errorf("%s: found %s, want %s", msg, got, want)
 		}
 	})
 }
