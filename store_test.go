@@ -295,3 +295,54 @@ func TestTwoDaemonsOneStore(t *testing.T) {
 		}
 	}
 }
+
+// TestKillBeforeFirstCheckpoint kills the daemon right after the first
+// delta of a reply, before anything of the reply was checkpointed: the
+// user's message was saved when the turn started, so a new daemon shows
+// it, and the session carries its title.
+func TestKillBeforeFirstCheckpoint(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	srv.SetPace(20 * time.Millisecond)
+	db := filepath.Join(t.TempDir(), "tinychat.db")
+	env := map[string]string{"TINYCHAT_DB": db, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": srv.BaseURL()}
+
+	p := startProc(t, env)
+	id, _ := p.send("chat/send", map[string]any{"message": "slow 1000", "provider": "openai", "workspace": "/ws"})
+	for p.streamed(id) == "" {
+		time.Sleep(time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+
+	q := startProc(t, env)
+	var list struct{ Sessions []session.Session }
+	q.call("session/list", map[string]any{"workspace": "/ws"}, &list)
+	if len(list.Sessions) != 1 || list.Sessions[0].Title != "slow 1000" || list.Sessions[0].MessageCount != 1 {
+		t.Fatalf("after a kill before the first checkpoint: %+v; want the session titled by the message, which it holds", list.Sessions)
+	}
+	var got struct{ Messages []session.Message }
+	q.call("session/get", map[string]any{"sessionId": list.Sessions[0].ID}, &got)
+	if len(got.Messages) != 1 || got.Messages[0].Role != "user" || got.Messages[0].Content != "slow 1000" {
+		t.Errorf("messages %+v, want the user's", got.Messages)
+	}
+
+	// A turn that fails before any text takes its message back, and with
+	// it the title it gave an untitled session.
+	var s session.Session
+	q.call("session/new", map[string]any{"workspace": "/other"}, &s)
+	_, ch := q.send("chat/send", map[string]any{"message": "error 400 bad", "provider": "openai", "sessionId": s.ID})
+	if code, data := answer(t, ch); code != -32001 || data["userMessage"] != "error 400 bad" {
+		t.Errorf("failed turn: %d %v", code, data)
+	}
+	var after struct {
+		Session  session.Session
+		Messages []session.Message
+	}
+	q.call("session/get", map[string]any{"sessionId": s.ID}, &after)
+	if len(after.Messages) != 0 || after.Session.Title != "" || after.Session.MessageCount != 0 {
+		t.Errorf("after a turn that failed before any text: %+v", after)
+	}
+}

@@ -157,6 +157,8 @@ type Turn struct {
 	user      session.Message
 	progress  progress
 	created   bool // the session was made for this turn
+	asked     bool // the user message is in the store
+	keep      bool // the turn's messages stay in the history: a reply, or part of one, came
 	released  bool
 }
 
@@ -229,6 +231,18 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 	// checkpoints do from their own goroutine, never changes it.
 	t.user = session.Message{ID: session.NewID(), Role: session.RoleUser, Content: r.Message, Context: r.Context,
 		CreatedAt: time.UnixMilli(time.Now().UnixMilli()).UTC()}
+	// The user's message is saved before the provider is asked: a daemon
+	// killed before the reply's first checkpoint would otherwise lose it,
+	// and leave the session it made for the turn empty and untitled.
+	saves := []session.Save{{SessionID: t.SessionID, Messages: []*session.Message{&t.user}}}
+	if err = e.Store.SaveAll(ctx, saves); err == nil {
+		err = saves[0].Err
+	}
+	if err != nil {
+		t.Release()
+		return nil, err
+	}
+	t.asked = true
 	t.req = providers.Request{
 		Model:       t.Model,
 		System:      cmp.Or(r.System, r.Settings.System),
@@ -338,13 +352,16 @@ func (t *Turn) Run(ctx context.Context, onEvent func(Event)) (*Result, error) {
 		terr := &TurnError{SessionID: t.SessionID, MessageID: t.MessageID, UserMessage: t.user.Content,
 			Partial: reply.Content, Reasoning: reply.Reasoning, Err: err}
 		if reply.Content == "" && reply.Reasoning == "" && len(reply.ToolCalls) == 0 {
+			// Nothing came: Release takes the user message back.
 			return nil, terr
 		}
+		t.keep = true
 		if serr := t.save(store, reply); serr != nil {
 			terr.Err = errors.Join(err, serr)
 		}
 		return nil, terr
 	}
+	t.keep = true
 	reply.Interrupted = false
 	reply.StopReason = res.StopReason
 	reply.Usage = (*session.Usage)(&usage)
@@ -426,29 +443,32 @@ func (t *Turn) save(ctx context.Context, reply *session.Message) error {
 	if err == nil {
 		err = saves[0].Err
 	}
-	if err == nil {
-		t.progress.stored = true
-	}
 	return err
 }
 
-// discard removes a session that was made for this turn and never got a
-// message: a turn that failed before any text leaves no trace.
+// discard takes the turn out of the store: a turn that got no reply, not
+// even part of one, leaves no trace. Its user message is removed, and so
+// is a session made for it.
 func (t *Turn) discard() {
-	if t.created {
-		_ = t.engine.Store.Delete(context.Background(), t.SessionID)
+	ctx := context.Background()
+	switch {
+	case t.created:
+		_ = t.engine.Store.Delete(ctx, t.SessionID)
 		t.created = false
+	case t.asked:
+		_ = t.engine.Store.DeleteMessage(ctx, t.SessionID, t.user.ID)
 	}
+	t.asked = false
 }
 
-// Release frees the session for the next turn without running this one.
-// A session made for the turn that never got a message is removed.
+// Release frees the session for the next turn without running this one,
+// which is then taken out of the store (see discard).
 func (t *Turn) Release() {
 	if t.released {
 		return
 	}
 	t.released = true
-	if !t.progress.stored {
+	if !t.keep {
 		t.discard()
 	}
 	t.engine.mu.Lock()

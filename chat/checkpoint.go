@@ -107,9 +107,8 @@ type progress struct {
 	text      strings.Builder
 	reasoning strings.Builder
 	calls     []session.ToolCall
-	changes   int  // of calls, which change in place
-	saved     int  // size at the last checkpoint
-	stored    bool // a message of the turn reached the store
+	changes   int // of calls, which change in place
+	saved     int // size at the last checkpoint
 }
 
 func (p *progress) add(e Event) {
@@ -185,6 +184,6 @@ func (p *progress) unsaved() (*session.Message, int, bool) {
 // checkpointed records a checkpoint of the reply at size.
 func (p *progress) checkpointed(size int) {
 	p.mu.Lock()
-	p.saved, p.stored = max(p.saved, size), true
+	p.saved = max(p.saved, size)
 	p.mu.Unlock()
 }

@@ -662,6 +662,34 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	})
 }
 
+// DeleteMessage deletes message id of session sessionID: a user message
+// saved ahead of a reply that never came, say. A title the session took
+// from it, its first user message, is taken again from the first one left,
+// if any. A message that is not there is no error.
+func (s *Store) DeleteMessage(ctx context.Context, sessionID, id string) error {
+	return s.update(ctx, func(tx *sql.Tx) error {
+		was, err := firstUserTitle(ctx, tx, sessionID)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id = ? AND session_id = ?`, id, sessionID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		now, err := firstUserTitle(ctx, tx, sessionID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET message_count = message_count - ?,
+	title = CASE WHEN title = ? THEN ? ELSE title END WHERE id = ?`, n, was, now, sessionID)
+		return err
+	})
+}
+
 // Rename sets the title of session id and returns the session. An empty
 // title is taken from the first user message again. Renaming does not change
 // UpdatedAt, which follows the conversation.
