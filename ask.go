@@ -204,7 +204,8 @@ func (e *env) newTurner(f *turnFlags) (*turner, error) {
 		return nil, err
 	}
 	t.tools = toolbox
-	t.engine = &chat.Engine{Store: t.store, Providers: reg, Tools: toolbox, Policy: policy, Logger: log}
+	t.engine = &chat.Engine{Store: t.store, Providers: reg, Tools: toolbox, Policy: policy,
+		MaxReplyBytes: cfg.MaxReplyBytes, Logger: log}
 	t.permit = permitOf(f.yes, e.stderr, t.out)
 	t.fresh = f.fresh
 	if f.sessionID != "" {
@@ -273,6 +274,7 @@ var stopNotes = map[string]string{
 	chat.StopMaxTokens:     "the reply was cut off at the token limit",
 	chat.StopRefusal:       "the model refused to answer",
 	chat.StopContentFilter: "the reply was stopped by the provider's content filter",
+	chat.StopMaxSize:       "the reply was cut off at max_reply_bytes",
 }
 
 // retryLine is a provider retry as a person reads it.

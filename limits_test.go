@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/tinychat/tinychat/providers/providertest"
 	"github.com/tinychat/tinychat/session"
 )
 
@@ -75,5 +78,69 @@ func TestParamsBeforeLookups(t *testing.T) {
 		if code, data := answer(t, ch); code != -32602 || data["field"] != tc.field {
 			t.Errorf("%s %v: error %d %v, want -32602 naming %s", tc.method, tc.params, code, data, tc.field)
 		}
+	}
+}
+
+// TestEndlessReply streams a reply that never ends: it stops at
+// max_reply_bytes from the configuration file with stopReason
+// "max_size", is stored so, and no answer is larger than the message
+// size limit, not even a cancel's.
+func TestEndlessReply(t *testing.T) {
+	srv := providertest.NewServer()
+	defer srv.Close()
+	const maxReply = 256 << 10
+	cfg := writeFile(t, "config.toml", fmt.Sprintf("max_reply_bytes = %d\n", maxReply))
+	env := map[string]string{"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": srv.BaseURL(), "TINYCHAT_CONFIG": cfg}
+
+	out, _, code := runCmd(command(t, env, "config"), "")
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("max reply: %d bytes", maxReply)) {
+		t.Errorf("config does not show max_reply_bytes:\n%s", out)
+	}
+
+	p := startProc(t, env)
+	var res struct {
+		SessionID, Text, StopReason string
+		Truncated                   bool
+	}
+	p.call("chat/send", map[string]any{"message": "endless", "provider": "openai", "workspace": "/endless"}, &res)
+	if res.StopReason != "max_size" || len(res.Text) > maxReply || len(res.Text) < maxReply-len(providertest.EndlessDelta) || res.Truncated {
+		t.Errorf("result: stopReason %q, %d bytes of text (truncated %v); want max_size at %d bytes", res.StopReason, len(res.Text), res.Truncated, maxReply)
+	}
+	var got struct{ Messages []session.Message }
+	p.call("session/get", map[string]any{"sessionId": res.SessionID}, &got)
+	if n := len(got.Messages); n != 2 || got.Messages[1].StopReason != "max_size" || got.Messages[1].Content != res.Text || got.Messages[1].Interrupted {
+		t.Errorf("stored: %d messages, the reply %q, interrupted %v, %d bytes", n, got.Messages[n-1].StopReason, got.Messages[n-1].Interrupted, len(got.Messages[n-1].Content))
+	}
+
+	// With a message size limit below the reply's, the answers are cut to
+	// fit it, and say so.
+	const limit = 64 << 10
+	q := startProc(t, env, "--max-message-size", fmt.Sprint(limit))
+	q.call("chat/send", map[string]any{"message": "endless", "provider": "openai", "workspace": "/small"}, &res)
+	if res.StopReason != "max_size" || !res.Truncated || len(res.Text) > limit || !strings.HasPrefix(strings.Repeat(providertest.EndlessDelta, limit/len(providertest.EndlessDelta)+1), res.Text) {
+		t.Errorf("result under a %d-byte limit: stopReason %q, truncated %v, %d bytes", limit, res.StopReason, res.Truncated, len(res.Text))
+	}
+	id, ch := q.send("chat/send", map[string]any{"message": "endless", "provider": "openai", "workspace": "/cancelled"})
+	for len(q.streamed(id)) < 2*limit {
+		time.Sleep(time.Millisecond)
+	}
+	q.stdin.Write([]byte(fmt.Sprintf(`{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":%d}}`+"\n", id)))
+	select {
+	case raw := <-ch:
+		var resp struct {
+			Error struct {
+				Code int
+				Data struct {
+					Text      string
+					Truncated bool
+				}
+			}
+		}
+		json.Unmarshal(raw, &resp)
+		if len(raw) > limit || resp.Error.Code != -32800 || !resp.Error.Data.Truncated || resp.Error.Data.Text == "" {
+			t.Errorf("cancel answer of %d bytes: code %d, truncated %v, %d bytes of text", len(raw), resp.Error.Code, resp.Error.Data.Truncated, len(resp.Error.Data.Text))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no answer to the cancelled chat/send")
 	}
 }

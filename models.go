@@ -118,6 +118,7 @@ func (e *env) printConfig(asJSON bool) error {
 		return err
 	}
 	mcp := mcpServersOf(servers)
+	maxReply := cmp.Or(cfg.MaxReplyBytes, chat.DefaultMaxReplyBytes)
 
 	if asJSON {
 		provs := make([]providerConfig, len(list))
@@ -129,6 +130,7 @@ func (e *env) printConfig(asJSON bool) error {
 			"db":              db,
 			"defaultProvider": name,
 			"defaultModel":    model,
+			"maxReplyBytes":   maxReply,
 			"providers":       provs,
 			"mcpServers":      mcp,
 			"toolPolicy":      map[string]any{"default": cmp.Or(policy.Default, tools.Ask), "rules": policy.Rules},
@@ -143,7 +145,7 @@ func (e *env) printConfig(asJSON bool) error {
 	default:
 		fmt.Fprintln(stdout, "config file: none (no home directory)")
 	}
-	fmt.Fprintf(stdout, "db: %s\ndefault provider: %s\ndefault model: %s\n\n", db, name, model)
+	fmt.Fprintf(stdout, "db: %s\ndefault provider: %s\ndefault model: %s\nmax reply: %d bytes\n\n", db, name, model, maxReply)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROVIDER\tTYPE\tCONFIGURED\tDEFAULT MODEL\tBASE URL\tKEY")
 	for _, p := range list {

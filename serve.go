@@ -109,6 +109,7 @@ func (e *env) serve(f *serveFlags) error {
 		MaxMessageSize: f.maxSize,
 		Store:          store,
 		Providers:      reg,
+		MaxReplyBytes:  cfg.MaxReplyBytes,
 		Settings:       chat.ConfigSettings(reg, cfg),
 		Tools:          toolbox,
 		Policy:         policy,

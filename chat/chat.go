@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
@@ -28,9 +29,21 @@ const (
 	StopMaxTokens     = providers.StopMaxTokens
 	StopRefusal       = providers.StopRefusal
 	StopContentFilter = providers.StopContentFilter
-	StopCancelled     = "cancelled"
-	StopError         = "error"
+	// StopMaxSize is a reply stopped at the Engine's MaxReplyBytes.
+	StopMaxSize   = "max_size"
+	StopCancelled = "cancelled"
+	StopError     = "error"
 )
+
+// DefaultMaxReplyBytes is how long a reply may grow, its answer and its
+// reasoning together, when the Engine does not say: a model that never
+// stops (a loop, a broken server) would otherwise grow the daemon's
+// memory, the store and the answer to the editor without end.
+const DefaultMaxReplyBytes = 4 << 20
+
+// errMaxSize is the cause with which a turn stops its provider's stream
+// once the reply reached its size limit.
+var errMaxSize = errors.New("the reply reached its size limit")
 
 // EventKind says what an Event carries.
 type EventKind uint8
@@ -87,7 +100,7 @@ type Result struct {
 	Text      string
 	Reasoning string
 	// StopReason is StopEnd, StopMaxTokens, StopRefusal,
-	// StopContentFilter or StopMaxToolSteps.
+	// StopContentFilter, StopMaxToolSteps or StopMaxSize.
 	StopReason string
 	Usage      providers.Usage // of every step of the turn
 	ToolCalls  []session.ToolCall
@@ -129,6 +142,10 @@ type Engine struct {
 	// DefaultMaxToolSteps.
 	MaxToolSteps int
 	Logger       *slog.Logger // nil: discard
+	// MaxReplyBytes bounds each reply, its answer and reasoning together;
+	// 0 means DefaultMaxReplyBytes. A reply that reaches it stops there,
+	// with StopMaxSize.
+	MaxReplyBytes int
 
 	mu   sync.Mutex
 	busy map[string]bool
@@ -381,23 +398,52 @@ func (t *Turn) Run(ctx context.Context, onEvent func(Event)) (*Result, error) {
 func (t *Turn) steps(ctx context.Context, onEvent func(Event)) (*providers.Result, providers.Usage, error) {
 	var usage providers.Usage
 	maxSteps := cmp.Or(t.engine.MaxToolSteps, DefaultMaxToolSteps)
+	limit := cmp.Or(t.engine.MaxReplyBytes, DefaultMaxReplyBytes)
+	size := 0 // of the reply so far, over all its steps
 	for step := 0; ; step++ {
 		start := t.progress.textLen()
-		res, err := t.prov.Stream(ctx, &t.req, func(pe providers.Event) {
+		sctx, stop := context.WithCancelCause(ctx)
+		full := false
+		res, err := t.prov.Stream(sctx, &t.req, func(pe providers.Event) {
 			var e Event
-			switch pe.Kind {
-			case providers.EventText, providers.EventRefusal:
+			switch {
+			case full:
+				return
+			case pe.Kind == providers.EventText, pe.Kind == providers.EventRefusal:
 				// A refusal is the reply: what the model says instead.
 				e = Event{Kind: Text, Text: pe.Text}
-			case providers.EventReasoning:
+			case pe.Kind == providers.EventReasoning:
 				e = Event{Kind: Reasoning, Text: pe.Text}
 			default:
 				// Tool-call fragments are whole in the result.
 				return
 			}
+			if size+len(e.Text) > limit {
+				// The reply is as long as it may be: this piece is cut to
+				// fit, between characters, and the stream stopped.
+				e.Text = e.Text[:runeCut(e.Text, limit-size)]
+				full = true
+				stop(errMaxSize)
+				if e.Text == "" {
+					return
+				}
+			}
+			size += len(e.Text)
 			t.progress.add(e)
 			onEvent(e)
 		})
+		stop(nil)
+		if full {
+			// The stream ended because the turn stopped it: that is the
+			// reply's end, whatever the provider made of it.
+			if err != nil {
+				res, err = &providers.Result{}, nil
+			}
+			usage.InputTokens += res.Usage.InputTokens
+			usage.OutputTokens += res.Usage.OutputTokens
+			res.StopReason = StopMaxSize
+			return res, usage, nil
+		}
 		if err != nil {
 			return nil, usage, err
 		}
@@ -421,6 +467,17 @@ func (t *Turn) steps(ctx context.Context, onEvent func(Event)) (*providers.Resul
 			providers.Message{Role: session.RoleAssistant, Content: t.progress.textSince(start), ToolCalls: res.ToolCalls, Opaque: res.Opaque},
 			providers.Message{Role: providers.RoleTool, Results: results})
 	}
+}
+
+// runeCut returns where to cut s to at most n bytes, between characters.
+func runeCut(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
 
 // unofferedTools is the error for a reply that stopped to have tools run

@@ -48,6 +48,9 @@ type Config struct {
 	// DefaultModel is the model of the default provider when a request
 	// names none.
 	DefaultModel string `toml:"default_model"`
+	// MaxReplyBytes bounds a reply: past it, its text and reasoning
+	// together, the reply stops. 0 means the default (package chat's).
+	MaxReplyBytes int `toml:"max_reply_bytes"`
 	// Providers are the [providers.NAME] tables, by name.
 	Providers map[string]ProviderConfig `toml:"providers"`
 
@@ -112,6 +115,10 @@ func (e *ConfigError) Error() string {
 	b.WriteString(e.Msg)
 	return b.String()
 }
+
+// minReplyBytes is the least max_reply_bytes: less would stop replies
+// before they say anything.
+const minReplyBytes = 1024
 
 // types are the wire formats a [providers.NAME] table may name, by type.
 var types = map[string]*spec{
@@ -199,6 +206,9 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			}
 			errs = append(errs, fail(err.Error(), key...))
 		}
+	}
+	if c.MaxReplyBytes < 0 || c.MaxReplyBytes > 0 && c.MaxReplyBytes < minReplyBytes {
+		errs = append(errs, fail(fmt.Sprintf("want a number of bytes of at least %d", minReplyBytes), "max_reply_bytes"))
 	}
 	if name := c.DefaultProvider; name != "" && name != "echo" && types[name] == nil {
 		if _, ok := c.Providers[name]; !ok {
@@ -295,7 +305,7 @@ func configError(path string, de *toml.DecodeError, msg string) *ConfigError {
 func fieldsHint(key []string) string {
 	switch {
 	case len(key) == 1:
-		return ": want default_provider, default_model or [providers.NAME]"
+		return ": want default_provider, default_model, max_reply_bytes, [providers.NAME], [tools] or [mcp_servers.NAME]"
 	case len(key) == 3 && key[0] == "providers":
 		return ": want type, base_url, api_key_env, api_key_cmd, default_model, headers or models"
 	}
@@ -307,6 +317,8 @@ func expected(key []string) string {
 	switch {
 	case len(key) == 1 && key[0] == "providers", len(key) == 2:
 		return "a table"
+	case len(key) == 1 && key[0] == "max_reply_bytes":
+		return "an integer"
 	case len(key) == 3 && key[2] == "headers":
 		return "a table of strings"
 	case len(key) >= 3 && key[2] == "models":

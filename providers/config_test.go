@@ -148,6 +148,9 @@ func TestConfigErrors(t *testing.T) {
 		{"bad header name", "[providers.local]\ntype = \"openai\"\nheaders = { \"X Title\" = \"t\" }\n", 3, "providers.local.headers", "not a header name"},
 		{"empty model", "[providers.local]\ntype = \"openai\"\nmodels = [\"\"]\n", 3, "providers.local.models", "empty"},
 		{"unknown default provider", "default_model = \"m\"\ndefault_provider = \"lokal\"\n[providers.local]\ntype = \"openai\"\n", 2, "default_provider", `no provider "lokal"`},
+		{"reply limit too small", "\nmax_reply_bytes = 10\n", 2, "max_reply_bytes", "at least 1024"},
+		{"reply limit negative", "max_reply_bytes = -1\n", 1, "max_reply_bytes", "at least 1024"},
+		{"reply limit a string", "max_reply_bytes = \"4MiB\"\n", 1, "max_reply_bytes", "want an integer, not a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

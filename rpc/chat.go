@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -71,13 +72,27 @@ func (s *Server) chatSend(ctx context.Context, req *request) (any, error) {
 	res, err := turn.Run(ctx, out.add)
 	// Every notification goes out before the response, whatever it is.
 	out.flush()
+	// The answer repeats the reply's texts, which may not fit the message
+	// size limit (escaped, text of 4 MiB may take 24): they are cut to fit.
+	head := len(answerHead(req.ID, "result")) + len("}")
+	if te := (*chat.TurnError)(nil); errors.As(err, &te) {
+		return nil, turnErrorWithin(te, s.stream.limit-len(answerHead(req.ID, "error"))-len("}"))
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &chatSendResult{
-		SessionID: res.SessionID, MessageID: res.MessageID, Text: res.Text, Reasoning: res.Reasoning,
+	result := &chatSendResult{
+		SessionID: res.SessionID, MessageID: res.MessageID,
 		Provider: res.Provider, Model: res.Model, StopReason: res.StopReason, Usage: res.Usage,
-	}, nil
+	}
+	result.Text, result.Reasoning, result.Truncated = fitTexts(res.Text, res.Reasoning, s.stream.limit-head-encodedSize(result))
+	return result, nil
+}
+
+// encodedSize is the length of v in JSON.
+func encodedSize(v any) int {
+	b, _ := json.Marshal(v) // the protocol's types always marshal
+	return len(b)
 }
 
 // permissionOptions are the answers a client may give.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"unicode/utf8"
 
 	"github.com/sourcegraph/jsonrpc2"
 
@@ -132,7 +134,13 @@ func toError(err error) *jsonrpc2.Error {
 // carries what the editor needs to show or offer again: the partial reply
 // when some had arrived, else the user's message.
 func turnError(te *chat.TurnError) *jsonrpc2.Error {
-	data := turnErrorData{SessionID: te.SessionID, MessageID: te.MessageID, Text: te.Partial, Reasoning: te.Reasoning}
+	return turnErrorWithin(te, math.MaxInt)
+}
+
+// turnErrorWithin is turnError, with the texts of the partial reply cut so
+// that the error's encoding takes at most room bytes.
+func turnErrorWithin(te *chat.TurnError, room int) *jsonrpc2.Error {
+	data := turnErrorData{SessionID: te.SessionID, MessageID: te.MessageID}
 	var code int64 = jsonrpc2.CodeInternalError
 	var provErr *providers.Error
 	switch {
@@ -149,8 +157,79 @@ func turnError(te *chat.TurnError) *jsonrpc2.Error {
 	if code == CodeCancelled {
 		e.Message = "request cancelled"
 	}
+	if len(te.Partial)+len(te.Reasoning) > 0 {
+		e.SetError(data)
+		data.Text, data.Reasoning, data.Truncated = fitTexts(te.Partial, te.Reasoning, room-encodedSize(e))
+	}
 	e.SetError(data)
 	return e
+}
+
+// fitTexts returns text and reasoning cut, between characters, so that
+// both, escaped in JSON strings, take at most room bytes more than they
+// would empty; cut reports whether they were. Reasoning gets at most half
+// the room when the text needs the rest.
+func fitTexts(text, reasoning string, room int) (string, string, bool) {
+	room = max(room, 0)
+	// Escaping makes a byte 6 at most: most replies need no counting.
+	if 6*(len(text)+len(reasoning)) <= room {
+		return text, reasoning, false
+	}
+	t, r := escapedLen(text), escapedLen(reasoning)
+	if t+r <= room {
+		return text, reasoning, false
+	}
+	room = max(room-len(`,"truncated":true`), 0)
+	rRoom := min(r, room/2)
+	tRoom := min(t, room-rRoom)
+	rRoom = room - tRoom
+	return escapedPrefix(text, tRoom), escapedPrefix(reasoning, rRoom), true
+}
+
+// escapedLen is the length of s in a JSON string, as encoding/json escapes
+// it, without the quotes.
+func escapedLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		w, size := escapedRune(s[i:])
+		n, i = n+w, i+size
+	}
+	return n
+}
+
+// escapedPrefix is the longest start of s, ending between characters,
+// that takes at most room bytes escaped in a JSON string.
+func escapedPrefix(s string, room int) string {
+	n := 0
+	for i := 0; i < len(s); {
+		w, size := escapedRune(s[i:])
+		if n+w > room {
+			return s[:i]
+		}
+		n, i = n+w, i+size
+	}
+	return s
+}
+
+// escapedRune returns the length of the character that starts s once
+// escaped as encoding/json escapes it (with HTML escaping, as json.Marshal
+// does), and its length in s.
+func escapedRune(s string) (escaped, size int) {
+	c := s[0]
+	if c < utf8.RuneSelf {
+		switch {
+		case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+			return 2, 1
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			return 6, 1
+		}
+		return 1, 1
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+		return 6, size
+	}
+	return size, size
 }
 
 func providerData(e *providers.Error) *providerErrorData {

@@ -163,6 +163,10 @@ type chatSendResult struct {
 	Model      string          `json:"model"`
 	StopReason string          `json:"stopReason"`
 	Usage      providers.Usage `json:"usage"`
+	// Truncated says that Text and Reasoning hold only their starts, cut
+	// so that the answer fits the message size limit; the notifications
+	// carried all of them.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // turnErrorData is the data of the error that answers a chat/send that
@@ -175,6 +179,7 @@ type turnErrorData struct {
 	Text        string `json:"text"`
 	Reasoning   string `json:"reasoning,omitempty"`
 	UserMessage string `json:"userMessage,omitempty"`
+	Truncated   bool   `json:"truncated,omitempty"` // as in chatSendResult
 	*providerErrorData
 }
 

@@ -28,6 +28,7 @@ import (
 type Options struct {
 	JSONL          bool // newline-delimited JSON instead of LSP framing
 	MaxMessageSize int  // 0 means DefaultMaxMessageSize
+	MaxReplyBytes  int  // 0 means chat.DefaultMaxReplyBytes
 	Store          *session.Store
 	Providers      *providers.Registry
 	Workspace      string // the default workspace until initialize names one; "" means the working directory
@@ -96,7 +97,8 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.chat = &chat.Engine{Store: opts.Store, Providers: opts.Providers, Tools: opts.Tools, Policy: opts.Policy, MaxToolSteps: opts.MaxToolSteps, Logger: s.log}
+	s.chat = &chat.Engine{Store: opts.Store, Providers: opts.Providers, Tools: opts.Tools, Policy: opts.Policy, MaxToolSteps: opts.MaxToolSteps,
+		MaxReplyBytes: opts.MaxReplyBytes, Logger: s.log}
 	s.methods = s.methodTable()
 	if s.workspace == "" {
 		s.workspace, _ = os.Getwd()

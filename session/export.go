@@ -233,6 +233,7 @@ func toolCallBlock(c ToolCall) string {
 // stopNotes say how a reply ended, where that is worth saying.
 var stopNotes = map[string]string{
 	"max_tokens":     "*(cut off at the token limit)*",
+	"max_size":       "*(cut off at the size limit)*",
 	"refusal":        "*(the model refused)*",
 	"content_filter": "*(stopped by the provider's content filter)*",
 	"error":          "*(interrupted by an error)*",

@@ -39,8 +39,8 @@ type Message struct {
 	Context     []ContextItem `json:"context,omitempty"` // user messages only
 
 	// StopReason is how an assistant message ended: "end", "max_tokens",
-	// "refusal", "content_filter", or for an interrupted one "cancelled"
-	// or "error". Messages stored before tinychat kept it have none.
+	// "max_size", "refusal", "content_filter", or for an interrupted one
+	// "cancelled" or "error". Messages stored before tinychat kept it have none.
 	StopReason string `json:"stopReason,omitempty"`
 	// Reasoning is the model's thinking before its answer, apart from it.
 	Reasoning string `json:"reasoning,omitempty"`
