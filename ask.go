@@ -225,7 +225,11 @@ func (t *turner) newSession() {
 	t.sessionID, t.fresh = "", true
 }
 
+// close saves what the engine kept for a store that could not take it,
+// if it can now (else it says what is lost), and closes the tools and the
+// store.
 func (t *turner) close() {
+	t.engine.Close()
 	t.tools.Close()
 	t.store.Close()
 }

@@ -113,16 +113,20 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("session %s is already streaming a reply", e.SessionID)
 }
 
-// TurnError is a turn that failed or was cancelled. Partial and Reasoning
-// are what had arrived of the reply (and was saved as interrupted); when
-// both are empty the user message was not added to the history.
+// TurnError is a turn that failed or was cancelled, or whose reply the
+// store could not take. Partial and Reasoning are what had arrived of the
+// reply (and was saved as interrupted, or is kept until the store takes
+// it); when both are empty the user message was not added to the history.
 type TurnError struct {
 	SessionID   string
 	MessageID   string
 	UserMessage string
 	Partial     string
 	Reasoning   string
-	Err         error
+	// StopReason is how the reply ended: StopError or StopCancelled, or
+	// for a reply the store could not take, its own (StopEnd…).
+	StopReason string
+	Err        error
 }
 
 func (e *TurnError) Error() string { return e.Err.Error() }
@@ -205,6 +209,12 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 	// The lookups are short and must not fail for a cancel that came early:
 	// that cancel is Run's to answer, with the turn's ids.
 	ctx = context.WithoutCancel(ctx)
+	// Replies kept while the store could not take them go first: a turn
+	// saved before them would come before them in their sessions, and a
+	// store that cannot take them cannot take the turn either.
+	if err := e.flush(ctx); err != nil {
+		return nil, &TurnError{SessionID: r.SessionID, UserMessage: r.Message, Err: err}
+	}
 	t := &Turn{engine: e}
 	var sess *session.Session
 	var err error
@@ -257,6 +267,10 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 	}
 	if err != nil {
 		t.Release()
+		var we *session.WriteError
+		if errors.As(err, &we) {
+			return nil, &TurnError{SessionID: t.SessionID, UserMessage: r.Message, Err: err}
+		}
 		return nil, err
 	}
 	t.asked = true
@@ -367,14 +381,14 @@ func (t *Turn) Run(ctx context.Context, onEvent func(Event)) (*Result, error) {
 			err = fmt.Errorf("%w: %w", cmp.Or(context.Cause(ctx), context.Canceled), err)
 		}
 		terr := &TurnError{SessionID: t.SessionID, MessageID: t.MessageID, UserMessage: t.user.Content,
-			Partial: reply.Content, Reasoning: reply.Reasoning, Err: err}
+			Partial: reply.Content, Reasoning: reply.Reasoning, StopReason: reply.StopReason, Err: err}
 		if reply.Content == "" && reply.Reasoning == "" && len(reply.ToolCalls) == 0 {
 			// Nothing came: Release takes the user message back.
 			return nil, terr
 		}
 		t.keep = true
 		if serr := t.save(store, reply); serr != nil {
-			terr.Err = errors.Join(err, serr)
+			terr.Err = fmt.Errorf("%w; and %w", err, serr)
 		}
 		return nil, terr
 	}
@@ -387,7 +401,12 @@ func (t *Turn) Run(ctx context.Context, onEvent func(Event)) (*Result, error) {
 	out := &Result{SessionID: t.SessionID, MessageID: t.MessageID, Provider: t.Provider, Model: t.Model,
 		Text: reply.Content, Reasoning: reply.Reasoning, StopReason: res.StopReason, Usage: usage, ToolCalls: reply.ToolCalls}
 	if err := t.save(store, reply); err != nil {
-		return out, err
+		var we *session.WriteError
+		if !errors.As(err, &we) {
+			return out, err
+		}
+		return nil, &TurnError{SessionID: t.SessionID, MessageID: t.MessageID, UserMessage: t.user.Content,
+			Partial: reply.Content, Reasoning: reply.Reasoning, StopReason: reply.StopReason, Err: err}
 	}
 	return out, nil
 }
@@ -493,12 +512,20 @@ func unofferedTools(provider string, calls []providers.ToolCall) error {
 }
 
 // save stores the user message and reply for good and makes the session
-// current, in one transaction.
+// current, in one transaction. A reply the store cannot take (a
+// *session.WriteError) is kept, to be saved at the next checkpoint or
+// turn that finds room: the editor has shown it.
 func (t *Turn) save(ctx context.Context, reply *session.Message) error {
-	saves := []session.Save{{SessionID: t.SessionID, Messages: []*session.Message{&t.user, reply}}}
+	sv := session.Save{SessionID: t.SessionID, Messages: []*session.Message{&t.user, reply}}
+	saves := []session.Save{sv}
 	err := t.engine.Store.SaveAll(ctx, saves)
 	if err == nil {
 		err = saves[0].Err
+	}
+	var we *session.WriteError
+	if errors.As(err, &we) {
+		t.engine.keep(sv)
+		err = fmt.Errorf("%w; tinychat keeps the reply and saves it once the store takes it again", err)
 	}
 	return err
 }

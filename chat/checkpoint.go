@@ -2,6 +2,8 @@ package chat
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -13,12 +15,15 @@ import (
 // checkpointer saves the replies in progress of every running turn, each
 // Checkpoint, in one transaction on one goroutine: 500 streaming turns cost
 // one write a second, not 500, and SQLite's deep stack grows on one
-// goroutine, not on one per turn.
+// goroutine, not on one per turn. With them it saves the replies that
+// ended while the store could not take them (a full disk), once it can.
 type checkpointer struct {
 	mu      sync.Mutex
 	live    map[*Turn]bool
-	running bool          // the goroutine is ticking
-	writing chan struct{} // the tick being written, closed when it is; nil between ticks
+	kept    []session.Save // turns that ended unsaved, in the order they ended
+	running bool           // the goroutine is ticking
+	writing chan struct{}  // the tick being written, closed when it is; nil between ticks
+	failing bool           // the last write failed, and a warning said so
 }
 
 // track adds a streaming turn to the checkpoints.
@@ -29,6 +34,11 @@ func (e *Engine) track(t *Turn) {
 		e.ck.live = map[*Turn]bool{}
 	}
 	e.ck.live[t] = true
+	e.tick()
+}
+
+// tick starts the checkpoints' goroutine unless it runs. ck.mu is held.
+func (e *Engine) tick() {
 	if !e.ck.running {
 		e.ck.running = true
 		every := e.Checkpoint
@@ -37,6 +47,66 @@ func (e *Engine) track(t *Turn) {
 		}
 		go e.checkpoints(every)
 	}
+}
+
+// keep holds on to the last save of a turn that the store could not take,
+// to try again at each checkpoint and before each turn.
+func (e *Engine) keep(sv session.Save) {
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
+	e.ck.kept = append(e.ck.kept, sv)
+	e.log().Warn("a reply is kept in memory until the store takes it", "session", sv.SessionID, "kept", len(e.ck.kept))
+	e.tick()
+}
+
+// flush saves the replies kept for a store that could not take them, and
+// returns why some are still unsaved.
+func (e *Engine) flush(ctx context.Context) error {
+	e.ck.mu.Lock()
+	saves := slices.Clone(e.ck.kept)
+	e.ck.mu.Unlock()
+	if len(saves) == 0 {
+		return nil
+	}
+	if err := e.saved(saves, e.Store.SaveAll(ctx, saves)); err != nil {
+		return fmt.Errorf("the store has no room for the replies kept for it (%d): %w", len(saves), err)
+	}
+	return nil
+}
+
+// saved lets go of the kept saves among saves that SaveAll, which
+// returned err, wrote, or refused for good (their session was deleted,
+// say), and returns why the others are still unsaved.
+func (e *Engine) saved(saves []session.Save, err error) error {
+	if err != nil {
+		return err // nothing was written
+	}
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
+	var we *session.WriteError
+	for _, sv := range saves {
+		switch {
+		case errors.As(sv.Err, &we):
+			err = sv.Err
+			continue
+		case sv.Err != nil:
+			e.log().Error("a reply kept for the store is lost", "session", sv.SessionID, "error", sv.Err)
+		default:
+			e.log().Info("saved a reply kept for the store", "session", sv.SessionID)
+		}
+		e.ck.kept = slices.DeleteFunc(e.ck.kept, func(k session.Save) bool { return k.Messages[0] == sv.Messages[0] })
+	}
+	return err
+}
+
+// Close saves what is kept for a store that could not take it, one last
+// time, and returns why some of it is lost if it could not.
+func (e *Engine) Close() error {
+	err := e.flush(context.Background())
+	if err != nil {
+		e.log().Error("replies are lost: the store could not take them", "error", err)
+	}
+	return err
 }
 
 // untrack takes t out of the checkpoints. When it returns no checkpoint
@@ -56,7 +126,7 @@ func (e *Engine) checkpoints(every time.Duration) {
 	defer tick.Stop()
 	for range tick.C {
 		e.ck.mu.Lock()
-		if len(e.ck.live) == 0 {
+		if len(e.ck.live) == 0 && len(e.ck.kept) == 0 {
 			e.ck.running = false
 			e.ck.mu.Unlock()
 			return
@@ -72,6 +142,8 @@ func (e *Engine) checkpoints(every time.Duration) {
 				turns, sizes = append(turns, t), append(sizes, size)
 			}
 		}
+		live := len(saves) // the rest are kept ones
+		saves = append(saves, e.ck.kept...)
 		if len(saves) == 0 {
 			e.ck.mu.Unlock()
 			continue
@@ -85,16 +157,30 @@ func (e *Engine) checkpoints(every time.Duration) {
 			e.beforeCheckpoint()
 		}
 		// A failed checkpoint is retried at the next tick and at the end;
-		// the streams go on regardless.
-		if e.Store.SaveAll(context.Background(), saves) == nil {
-			for i, sv := range saves {
+		// the streams go on regardless. The first failure is warned about
+		// at once: the replies live only in memory until the store takes
+		// them again.
+		err := e.Store.SaveAll(context.Background(), saves)
+		failed := err
+		if err == nil {
+			for i, sv := range saves[:live] {
 				if sv.Err == nil {
 					turns[i].progress.checkpointed(sizes[i])
+				} else {
+					failed = sv.Err
 				}
 			}
 		}
+		e.saved(saves[live:], err)
 		e.ck.mu.Lock()
 		e.ck.writing = nil
+		switch {
+		case failed != nil && !e.ck.failing:
+			e.log().Warn("could not save the replies in progress: they are kept in memory until the store takes them", "error", failed)
+		case failed == nil && e.ck.failing:
+			e.log().Info("the store takes the replies in progress again")
+		}
+		e.ck.failing = failed != nil
 		e.ck.mu.Unlock()
 		close(done)
 	}

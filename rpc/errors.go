@@ -22,6 +22,7 @@ const (
 	CodeNotConfigured = -32002
 	CodeNoSession     = -32004
 	CodeBusy          = -32005
+	CodeStoreFull     = -32006 // the store could not take a write: a full disk, or a failed one
 )
 
 // invalidParams is a -32602 naming the field at fault.
@@ -89,6 +90,7 @@ func toError(err error) *jsonrpc2.Error {
 		keyErr   *providers.NotConfiguredError
 		busyErr  *chat.BusyError
 		missing  *session.NotFoundError
+		writeErr *session.WriteError
 		response = func(code int64, data any) *jsonrpc2.Error {
 			e := &jsonrpc2.Error{Code: code, Message: err.Error()}
 			if data != nil {
@@ -102,6 +104,8 @@ func toError(err error) *jsonrpc2.Error {
 		return rpcErr
 	case errors.As(err, &turnErr):
 		return turnError(turnErr)
+	case errors.As(err, &writeErr):
+		return response(CodeStoreFull, nil)
 	case errors.Is(err, context.Canceled):
 		return response(CodeCancelled, nil)
 	case errors.As(err, &provErr):
@@ -140,10 +144,16 @@ func turnError(te *chat.TurnError) *jsonrpc2.Error {
 // turnErrorWithin is turnError, with the texts of the partial reply cut so
 // that the error's encoding takes at most room bytes.
 func turnErrorWithin(te *chat.TurnError, room int) *jsonrpc2.Error {
-	data := turnErrorData{SessionID: te.SessionID, MessageID: te.MessageID}
+	data := turnErrorData{SessionID: te.SessionID, MessageID: te.MessageID, StopReason: te.StopReason}
 	var code int64 = jsonrpc2.CodeInternalError
-	var provErr *providers.Error
+	var (
+		provErr  *providers.Error
+		writeErr *session.WriteError
+	)
 	switch {
+	case errors.As(te, &writeErr):
+		// First: whatever else happened, the editor must keep the text.
+		code = CodeStoreFull
 	case errors.Is(te, context.Canceled):
 		code = CodeCancelled
 	case errors.As(te, &provErr):

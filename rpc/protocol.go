@@ -178,6 +178,7 @@ type turnErrorData struct {
 	MessageID   string `json:"messageId"`
 	Text        string `json:"text"`
 	Reasoning   string `json:"reasoning,omitempty"`
+	StopReason  string `json:"stopReason,omitempty"` // how the reply ended: "error", "cancelled", or its own for -32006
 	UserMessage string `json:"userMessage,omitempty"`
 	Truncated   bool   `json:"truncated,omitempty"` // as in chatSendResult
 	*providerErrorData

@@ -132,6 +132,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) int {
 	s.mu.Unlock()
 	s.cancelAll()
 	s.wg.Wait()
+	s.chat.Close() // it logs what it could not save
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.exitCode

@@ -337,9 +337,42 @@ func code(err error) int {
 	return 0
 }
 
+// A WriteError is a write the disk refused: it is full (SQLite's
+// SQLITE_FULL, which a database at its size limit gives too), or writing
+// failed (SQLITE_IOERR). Nothing of what was being written is stored.
+type WriteError struct {
+	Full bool // the disk, or the database, is full
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	if e.Full {
+		return "the store is full: " + e.Err.Error()
+	}
+	return "the store could not be written: " + e.Err.Error()
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// writeError returns err as a *WriteError if the disk refused the write,
+// else err itself.
+func writeError(err error) error {
+	var we *WriteError
+	switch c := code(err); {
+	case errors.As(err, &we):
+		return err
+	case c == sqlite3.SQLITE_FULL:
+		return &WriteError{Full: true, Err: err}
+	case c == sqlite3.SQLITE_IOERR:
+		return &WriteError{Err: err}
+	}
+	return err
+}
+
 // update runs fn in a write transaction and commits it. It retries when
 // another process held the database lock for longer than the busy timeout;
-// fn must therefore be safe to run again.
+// fn must therefore be safe to run again. A write the disk refused is a
+// *WriteError.
 func (s *Store) update(ctx context.Context, fn func(*sql.Tx) error) error {
 	db, err := s.use(ctx)
 	if err != nil {
@@ -351,7 +384,7 @@ func (s *Store) update(ctx context.Context, fn func(*sql.Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { <-s.writing }()
-	return retryBusy(ctx, func() error { return inTx(ctx, db, nil, fn) })
+	return writeError(retryBusy(ctx, func() error { return inTx(ctx, db, nil, fn) }))
 }
 
 // retryBusy runs a write until it does not meet SQLITE_BUSY, at most
@@ -837,11 +870,18 @@ func (s *Store) SaveAll(ctx context.Context, saves []Save) error {
 			if sv.Err == nil {
 				sv.Err = setCurrent(ctx, tx, sv.SessionID)
 			}
+			sv.Err = writeError(sv.Err)
 			end := "RELEASE save"
 			if sv.Err != nil {
 				end = "ROLLBACK TO save; RELEASE save"
 			}
 			if _, err := tx.ExecContext(ctx, end); err != nil {
+				// SQLite rolls back the whole transaction on some
+				// errors (a full disk, a failed write), and the savepoint
+				// with it: the save's own error is what went wrong.
+				if sv.Err != nil {
+					return sv.Err
+				}
 				return err
 			}
 		}

@@ -660,3 +660,51 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveAllOnAFullDisk fills a store to its size limit (SQLite's
+// max_page_count, which fails writes with SQLITE_FULL as a full disk
+// does) and saves a reply that does not fit: the error is a *WriteError
+// that names the full store, never the failed undo of its savepoint, and
+// nothing of the save is stored. Once there is room again it is saved.
+func TestSaveAllOnAFullDisk(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	sess := mustNew(t, s, "/full", "")
+	mustPut(t, s, sess.ID, &Message{Role: RoleUser, Content: "hello"})
+	// Every use of the store goes through one connection, whose size
+	// limit is its pages so far and a few more.
+	s.db.SetMaxOpenConns(1)
+	var pages int
+	if err := s.db.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages+4)); err != nil {
+		t.Fatal(err)
+	}
+
+	user := &Message{Role: RoleUser, Content: "tell me everything"}
+	reply := &Message{Role: RoleAssistant, Content: strings.Repeat("everything ", 10000)}
+	saves := []Save{{SessionID: sess.ID, Messages: []*Message{user, reply}}}
+	err := s.SaveAll(ctx, saves)
+	if err == nil {
+		err = saves[0].Err
+	}
+	var we *WriteError
+	if !errors.As(err, &we) || !we.Full || strings.Contains(err.Error(), "savepoint") || !strings.Contains(err.Error(), "the store is full") {
+		t.Fatalf("SaveAll on a full store: %v; want a *WriteError naming the full store", err)
+	}
+	if msgs, _ := s.Messages(ctx, sess.ID); len(msgs) != 1 {
+		t.Errorf("after the failed save: %d messages, want the 1 before it", len(msgs))
+	}
+
+	if _, err := s.db.Exec("PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	saves[0].Err = nil
+	if err := s.SaveAll(ctx, saves); err != nil || saves[0].Err != nil {
+		t.Fatalf("SaveAll with room again: %v, %v", err, saves[0].Err)
+	}
+	if msgs, _ := s.Messages(ctx, sess.ID); len(msgs) != 3 || msgs[2].Content != reply.Content {
+		t.Errorf("after the save: %d messages", len(msgs))
+	}
+}
