@@ -33,15 +33,9 @@ tinychat search 'gorout*' OR channel NOT rust
 tinychat search 東京`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if all && dir != "" {
-				return usagef("--all and --workspace do not go together")
-			}
-			ws := ""
-			if !all {
-				var err error
-				if ws, err = workspace(dir); err != nil {
-					return err
-				}
+			ws, err := scope(all, dir)
+			if err != nil {
+				return err
 			}
 			store, err := e.open()
 			if err != nil {

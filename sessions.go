@@ -35,15 +35,9 @@ every workspace's.`,
 tinychat sessions --all --json | jq -r '.sessions[].title'`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if all && dir != "" {
-				return usagef("--all and --workspace do not go together")
-			}
-			ws := ""
-			if !all {
-				var err error
-				if ws, err = workspace(dir); err != nil {
-					return err
-				}
+			ws, err := scope(all, dir)
+			if err != nil {
+				return err
 			}
 			store, err := e.open()
 			if err != nil {
@@ -256,3 +250,15 @@ func (e *env) rmCommand() *cobra.Command {
 
 // oneLine puts s on one line, for a table.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// scope is the workspace that --all and --workspace name: "" for every
+// workspace, else dir's (the working directory by default).
+func scope(all bool, dir string) (string, error) {
+	if all && dir != "" {
+		return "", usagef("--all and --workspace do not go together")
+	}
+	if all {
+		return "", nil
+	}
+	return workspace(dir)
+}

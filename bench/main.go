@@ -13,7 +13,7 @@
 // after the other in alternating order, and prints medians, min–max and
 // the median of the per-iteration ratios to the baseline. The bench plays
 // the editor: LSP framing over the daemon's stdin and stdout, initialize,
-// chat/send, every chat/delta, shutdown, exit. See README's "Performance".
+// chat/send, every chat/delta, shutdown, exit. See docs/performance.md.
 package main
 
 import (
