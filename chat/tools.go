@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
@@ -200,9 +199,5 @@ func clipOutput(s string) string {
 	if len(s) <= maxOutputEvent {
 		return s
 	}
-	cut := maxOutputEvent
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return s[:runeCut(s, maxOutputEvent)] + "…"
 }

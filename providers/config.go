@@ -17,9 +17,6 @@ import (
 	"sync"
 	"time"
 	"unicode"
-
-	"github.com/pelletier/go-toml/v2"
-	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // Config is the configuration file (config.toml): the default provider and
@@ -87,33 +84,6 @@ type ProviderConfig struct {
 	// Models, if set, is what models/list returns, without asking the
 	// provider.
 	Models []string `toml:"models"`
-}
-
-// ConfigError is a configuration file that cannot be used. Its message
-// names the file, the line and the field at fault.
-type ConfigError struct {
-	Path   string
-	Line   int    // 1-based; 0 when unknown
-	Column int    // 1-based; 0 when unknown
-	Field  string // dotted, such as "providers.local.type"; "" for a syntax error
-	Msg    string
-}
-
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Path)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-		if e.Column > 0 {
-			fmt.Fprintf(&b, ":%d", e.Column)
-		}
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
 }
 
 // minReplyBytes is the least max_reply_bytes: less would stop replies
@@ -186,15 +156,9 @@ func LoadConfig(flag string, getenv func(string) string) (*Config, error) {
 // names it in errors), and checks it as LoadConfig does.
 func ParseConfig(path string, data []byte) (*Config, error) {
 	c := &Config{Path: path, Found: true, Data: data}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return nil, decodeError(path, err)
-	}
-	lines := keyLines(data)
-	fail := func(msg string, key ...string) *ConfigError {
-		pos := lines[strings.Join(key, "\x00")]
-		return &ConfigError{Path: path, Line: pos[0], Column: pos[1], Field: strings.Join(key, "."), Msg: msg}
+	fail, err := DecodeConfig(path, data, c, ConfigTables{Fields: fieldsHint, Want: expected})
+	if err != nil {
+		return nil, err
 	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(c.Providers)) {
@@ -251,19 +215,14 @@ func (pc *ProviderConfig) check(name string) (field string, err error) {
 	switch {
 	case pc.APIKeyEnv != "" && pc.APIKeyCmd != "":
 		return "api_key_cmd", errors.New("give api_key_env or api_key_cmd, not both")
-	case pc.APIKeyEnv != "" && !isEnvName(pc.APIKeyEnv):
+	case pc.APIKeyEnv != "" && !IsEnvName(pc.APIKeyEnv):
 		// Not the value: a key pasted here by mistake must not be shown.
 		return "api_key_env", errors.New("want the name of an environment variable (letters, digits and _), not a key")
 	case pc.APIKeyCmd != "" && strings.TrimSpace(pc.APIKeyCmd) == "":
 		return "api_key_cmd", errors.New("the command is empty")
 	}
-	for _, k := range slices.Sorted(maps.Keys(pc.Headers)) {
-		if !isToken(k) {
-			return "headers", fmt.Errorf("%q is not a header name", k)
-		}
-		if strings.ContainsAny(pc.Headers[k], "\r\n\x00") {
-			return "headers", fmt.Errorf("the value of %s holds a line break or a NUL", k)
-		}
+	if err := CheckHeaders(pc.Headers); err != nil {
+		return "headers", err
 	}
 	if slices.Contains(pc.Models, "") {
 		return "models", errors.New("a model id is empty")
@@ -271,43 +230,13 @@ func (pc *ProviderConfig) check(name string) (field string, err error) {
 	return "", nil
 }
 
-// decodeError turns an error of the TOML decoder into *ConfigErrors.
-func decodeError(path string, err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		errs := make([]error, len(strict.Errors))
-		for i := range strict.Errors {
-			e := &strict.Errors[i]
-			errs[i] = configError(path, e, "unknown field"+fieldsHint(e.Key()))
-		}
-		return errors.Join(errs...)
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		msg := strings.TrimPrefix(de.Error(), "toml: ")
-		// "cannot decode TOML integer into struct field
-		// providers.ProviderConfig.BaseURL of type string" speaks of Go.
-		if rest, ok := strings.CutPrefix(msg, "cannot decode TOML "); ok && len(de.Key()) > 0 {
-			got, _, _ := strings.Cut(rest, " ")
-			msg = fmt.Sprintf("want %s, not %s", expected(de.Key()), article(got))
-		}
-		return configError(path, de, msg)
-	}
-	return &ConfigError{Path: path, Msg: err.Error()}
-}
-
-func configError(path string, de *toml.DecodeError, msg string) *ConfigError {
-	line, col := de.Position()
-	return &ConfigError{Path: path, Line: line, Column: col, Field: strings.Join(de.Key(), "."), Msg: msg}
-}
-
 // fieldsHint lists the fields that the table of an unknown key may hold.
 func fieldsHint(key []string) string {
 	switch {
 	case len(key) == 1:
-		return ": want default_provider, default_model, max_reply_bytes, [providers.NAME], [tools] or [mcp_servers.NAME]"
+		return "default_provider, default_model, max_reply_bytes, [providers.NAME], [tools] or [mcp_servers.NAME]"
 	case len(key) == 3 && key[0] == "providers":
-		return ": want type, base_url, api_key_env, api_key_cmd, default_model, headers or models"
+		return "type, base_url, api_key_env, api_key_cmd, default_model, headers or models"
 	}
 	return ""
 }
@@ -327,75 +256,7 @@ func expected(key []string) string {
 	return "a string"
 }
 
-// article puts "a" or "an" before a TOML type name.
-func article(typ string) string {
-	if strings.ContainsRune("aeiou", rune(typ[0])) {
-		return "an " + typ
-	}
-	return "a " + typ
-}
-
-// keyLines maps every key of a TOML document that parses, its parts joined
-// by NUL, to its line and column. The decoder does not tell where a key is,
-// only where a value it cannot decode is.
-func keyLines(data []byte) map[string][2]int {
-	lines := map[string][2]int{}
-	var p unstable.Parser
-	p.Reset(data)
-	var table []string
-	var walk func(prefix []string, kv *unstable.Node)
-	add := func(prefix []string, it unstable.Iterator) []string {
-		path := slices.Clone(prefix)
-		var at unstable.Position
-		for it.Next() {
-			path = append(path, string(it.Node().Data))
-			at = p.Shape(it.Node().Raw).Start
-			lines[strings.Join(path, "\x00")] = [2]int{at.Line, at.Column}
-		}
-		return path
-	}
-	walk = func(prefix []string, kv *unstable.Node) {
-		path := add(prefix, kv.Key())
-		if v := kv.Value(); v.Kind == unstable.InlineTable {
-			for it := v.Children(); it.Next(); {
-				if n := it.Node(); n.Kind == unstable.KeyValue {
-					walk(path, n)
-				}
-			}
-		}
-	}
-	for p.NextExpression() {
-		switch e := p.Expression(); e.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			table = add(nil, e.Key())
-		case unstable.KeyValue:
-			walk(table, e)
-		}
-	}
-	return lines
-}
-
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
-
-// isEnvName reports whether s is a portable environment variable name.
-func isEnvName(s string) bool {
-	for i, r := range s {
-		if !(r == '_' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || i > 0 && '0' <= r && r <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// isToken reports whether s is an HTTP token, as a header name must be.
-func isToken(s string) bool {
-	for _, r := range s {
-		if r >= 0x7f || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return s != ""
-}
 
 // maxKeyOutput bounds what is read of a key command's output.
 const maxKeyOutput = 64 << 10

@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,8 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pelletier/go-toml/v2"
-	"github.com/pelletier/go-toml/v2/unstable"
+	"github.com/tinychat/tinychat/providers"
 )
 
 // ServerConfig is one [mcp_servers.NAME] table of config.toml: an MCP
@@ -42,34 +40,6 @@ type ServerConfig struct {
 	Headers map[string]string `toml:"headers"`
 }
 
-// ConfigError is a table of the configuration file that cannot be used.
-// Its message names the file, the line and the field at fault, as
-// providers.ConfigError does.
-type ConfigError struct {
-	Path   string
-	Line   int    // 1-based; 0 when unknown
-	Column int    // 1-based; 0 when unknown
-	Field  string // dotted, such as "mcp_servers.github.url"; "" for a syntax error
-	Msg    string
-}
-
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Path)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-		if e.Column > 0 {
-			fmt.Fprintf(&b, ":%d", e.Column)
-		}
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
 // ParseConfig reads the [mcp_servers.NAME] and [tools] tables of data, the
 // content of the configuration file path (which names it in errors). The
 // rest of the file is other packages' business and is not looked at, but
@@ -80,15 +50,13 @@ func ParseConfig(path string, data []byte) (map[string]ServerConfig, Policy, err
 		MCPServers map[string]ServerConfig `toml:"mcp_servers"`
 		Tools      map[string]string       `toml:"tools"`
 	}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := decodeError(path, dec.Decode(&c)); err != nil {
+	fail, err := providers.DecodeConfig(path, data, &c, providers.ConfigTables{
+		Owns:   func(top string) bool { return top == "mcp_servers" || top == "tools" },
+		Fields: fieldsHint,
+		Want:   expected,
+	})
+	if err != nil {
 		return nil, Policy{}, err
-	}
-	lines := keyLines(data)
-	fail := func(msg string, key ...string) error {
-		pos := lines[strings.Join(key, "\x00")]
-		return &ConfigError{Path: path, Line: pos[0], Column: pos[1], Field: strings.Join(key, "."), Msg: msg}
 	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(c.MCPServers)) {
@@ -160,20 +128,15 @@ func (sc ServerConfig) check(name string) (field string, err error) {
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(sc.Env)) {
-		if !isEnvName(k) {
+		if !providers.IsEnvName(k) {
 			return "env", fmt.Errorf("%q is not the name of an environment variable (letters, digits and _)", k)
 		}
 		if strings.ContainsRune(sc.Env[k], 0) {
 			return "env", fmt.Errorf("the value of %s holds a NUL", k)
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(sc.Headers)) {
-		if !isToken(k) {
-			return "headers", fmt.Errorf("%q is not a header name", k)
-		}
-		if strings.ContainsAny(sc.Headers[k], "\r\n\x00") {
-			return "headers", fmt.Errorf("the value of %s holds a line break or a NUL", k)
-		}
+	if err := providers.CheckHeaders(sc.Headers); err != nil {
+		return "headers", err
 	}
 	return "", nil
 }
@@ -196,46 +159,10 @@ func checkGlob(glob string) error {
 	return nil
 }
 
-// decodeError turns an error of the TOML decoder into *ConfigErrors, or
-// nil when every error is about keys outside the tables this package reads.
-func decodeError(path string, err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		var errs []error
-		for i := range strict.Errors {
-			e := &strict.Errors[i]
-			if k := e.Key(); k[0] == "mcp_servers" || k[0] == "tools" {
-				errs = append(errs, configError(path, e, "unknown field"+fieldsHint(k)))
-			}
-		}
-		return errors.Join(errs...)
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		msg := strings.TrimPrefix(de.Error(), "toml: ")
-		// "cannot decode TOML integer into struct field
-		// tools.ServerConfig.URL of type string" speaks of Go.
-		if rest, ok := strings.CutPrefix(msg, "cannot decode TOML "); ok && len(de.Key()) > 0 {
-			got, _, _ := strings.Cut(rest, " ")
-			msg = fmt.Sprintf("want %s, not %s", expected(de.Key()), article(got))
-		}
-		return configError(path, de, msg)
-	}
-	if err != nil {
-		return &ConfigError{Path: path, Msg: err.Error()}
-	}
-	return nil
-}
-
-func configError(path string, de *toml.DecodeError, msg string) *ConfigError {
-	line, col := de.Position()
-	return &ConfigError{Path: path, Line: line, Column: col, Field: strings.Join(de.Key(), "."), Msg: msg}
-}
-
 // fieldsHint lists the fields that the table of an unknown key may hold.
 func fieldsHint(key []string) string {
 	if len(key) == 3 && key[0] == "mcp_servers" {
-		return ": want command, args, env, url or headers"
+		return "command, args, env, url or headers"
 	}
 	return ""
 }
@@ -253,72 +180,4 @@ func expected(key []string) string {
 		return "a table of strings"
 	}
 	return "a string"
-}
-
-// article puts "a" or "an" before a TOML type name.
-func article(typ string) string {
-	if strings.ContainsRune("aeiou", rune(typ[0])) {
-		return "an " + typ
-	}
-	return "a " + typ
-}
-
-// keyLines maps every key of a TOML document that parses, its parts joined
-// by NUL, to its line and column. The decoder does not tell where a key is,
-// only where a value it cannot decode is.
-func keyLines(data []byte) map[string][2]int {
-	lines := map[string][2]int{}
-	var p unstable.Parser
-	p.Reset(data)
-	var table []string
-	var walk func(prefix []string, kv *unstable.Node)
-	add := func(prefix []string, it unstable.Iterator) []string {
-		path := slices.Clone(prefix)
-		var at unstable.Position
-		for it.Next() {
-			path = append(path, string(it.Node().Data))
-			at = p.Shape(it.Node().Raw).Start
-			lines[strings.Join(path, "\x00")] = [2]int{at.Line, at.Column}
-		}
-		return path
-	}
-	walk = func(prefix []string, kv *unstable.Node) {
-		path := add(prefix, kv.Key())
-		if v := kv.Value(); v.Kind == unstable.InlineTable {
-			for it := v.Children(); it.Next(); {
-				if n := it.Node(); n.Kind == unstable.KeyValue {
-					walk(path, n)
-				}
-			}
-		}
-	}
-	for p.NextExpression() {
-		switch e := p.Expression(); e.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			table = add(nil, e.Key())
-		case unstable.KeyValue:
-			walk(table, e)
-		}
-	}
-	return lines
-}
-
-// isEnvName reports whether s is a portable environment variable name.
-func isEnvName(s string) bool {
-	for i, r := range s {
-		if !(r == '_' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || i > 0 && '0' <= r && r <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// isToken reports whether s is an HTTP token, as a header name must be.
-func isToken(s string) bool {
-	for _, r := range s {
-		if r >= 0x7f || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return s != ""
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tinychat/tinychat/providers"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -105,9 +107,9 @@ func TestParseConfigErrors(t *testing.T) {
 			t.Errorf("ParseConfig(%q) gave error\n%v\nwant\n%s", tt.data, err, tt.want)
 			continue
 		}
-		var ce *ConfigError
+		var ce *providers.ConfigError
 		if !errors.As(err, &ce) {
-			t.Errorf("ParseConfig(%q) gave a %T, want *ConfigError", tt.data, err)
+			t.Errorf("ParseConfig(%q) gave a %T, want *providers.ConfigError", tt.data, err)
 		}
 		if strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("ParseConfig(%q) gave an error showing a secret: %v", tt.data, err)
