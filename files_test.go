@@ -33,6 +33,11 @@ api_key_cmd = "touch `+marker+`; echo sk-key"
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the key command of a file writable by others ran")
 	}
+	// A file with no command to run is harmless, however writable:
+	// /dev/null, say, given as --config to use no file.
+	if _, errOut, code := runCmd(command(t, map[string]string{"TINYCHAT_CONFIG": os.DevNull}, "ask", "-p", "echo", "hi"), ""); code != 0 || errOut != "" {
+		t.Errorf("ask with %s as the configuration: exit %d, stderr %q; want 0 and no warning", os.DevNull, code, errOut)
+	}
 	// Made private again, the file is trusted.
 	if err := os.Chmod(cfg, 0o600); err != nil {
 		t.Fatal(err)

@@ -277,8 +277,13 @@ func (e *env) registry(log *slog.Logger, limits *limitFlags, onRetry func(provid
 		return nil, nil, err
 	}
 	log.Debug("configuration", "file", cfg.Path, "found", cfg.Found)
-	if cfg.Unsafe != "" {
-		log.Warn("the configuration file's api_key_cmd commands will not run", "reason", cfg.Unsafe)
+	// Only a file with a command to run is worth a warning: /dev/null is
+	// writable by all and harmless.
+	for _, pc := range cfg.Providers {
+		if cfg.Unsafe != "" && pc.APIKeyCmd != "" {
+			log.Warn("the configuration file's api_key_cmd commands will not run", "reason", cfg.Unsafe)
+			break
+		}
 	}
 	opts := providers.Options{Config: cfg, Getenv: os.Getenv, Logger: log, OnRetry: onRetry}
 	if limits != nil {
