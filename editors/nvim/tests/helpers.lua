@@ -121,11 +121,11 @@ function H.last_reply()
   return vim.trim(table.concat(body, "\n"))
 end
 
--- wait_idle waits until no reply is streaming.
+-- wait_idle waits until no reply is streaming and no command waits.
 function H.wait_idle(ms)
   local chat = require("tinychat.chat")
   H.wait(function()
-    return not chat.streaming()
+    return not chat.streaming() and (chat.pending == nil or chat.pending() == 0)
   end, "the reply to end", ms)
 end
 

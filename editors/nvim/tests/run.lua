@@ -19,6 +19,7 @@ require("tinychat").setup({ cmd = { daemon }, provider = "echo" })
 
 local rpc = require("tinychat.rpc")
 local chat = require("tinychat.chat")
+vim.o.showmode = false
 
 -- Every notification is recorded, not shown.
 local notes = {}
@@ -73,6 +74,7 @@ test(":TinyChat opens an empty markdown chat buffer in a split and starts the da
   eq("markdown", vim.bo[buf].filetype, "filetype")
   eq({ "# Untitled session", "", "## You", "", "" }, H.chat_lines(), "an empty chat")
   eq("tinychat", rpc.server.serverInfo.name, "serverInfo.name")
+  H.wait_idle()
   -- Focusing, not splitting again.
   vim.cmd("wincmd p")
   vim.cmd("TinyChat")
@@ -138,19 +140,29 @@ test("deltas are appended in order while the reply streams (slow 20)", function(
   eq(#H.chat_lines(), vim.api.nvim_win_get_cursor(0)[1], "the cursor is at the end")
 end)
 
-test("the window stays where the user moved it while a reply streams", function()
+test("the window stays where the user moved it while a reply streams; a message sent meanwhile waits for it", function()
   vim.cmd("TinyChat slow 15")
   wait(function()
     return H.last_reply():find("w1", 1, true) ~= nil
   end, "two deltas")
   vim.api.nvim_win_set_cursor(0, { 1, 0 })
-  -- One reply at a time.
+  local at_end
+  vim.api.nvim_create_autocmd("User", {
+    pattern = "TinyChatDone",
+    once = true,
+    callback = function()
+      at_end = { vim.api.nvim_win_get_cursor(0), H.last_reply() }
+    end,
+  })
+  -- One reply at a time: the next waits for it.
   notes = {}
   vim.cmd("TinyChat not now")
-  truthy(noted("still streaming", vim.log.levels.WARN), "a warning: " .. vim.inspect(notes))
+  truthy(noted("runs once it ends", vim.log.levels.INFO), "told it waits: " .. vim.inspect(notes))
   H.wait_idle()
-  truthy(H.last_reply():find("w14", 1, true), "the reply ended")
-  eq({ 1, 0 }, vim.api.nvim_win_get_cursor(0), "the cursor did not move")
+  truthy(at_end, "User TinyChatDone ran")
+  eq({ 1, 0 }, at_end[1], "the cursor did not move while the reply streamed")
+  truthy(at_end[2]:find("w14", 1, true), "the first reply ended: " .. at_end[2])
+  eq("not now", H.last_reply(), "then the message sent meanwhile went")
   vim.cmd("normal! G")
 end)
 
@@ -164,7 +176,6 @@ test("a second turn continues the session with its history", function()
   eq({ "user", "second turn please" }, { msgs[#msgs - 1].role, msgs[#msgs - 1].content }, "the new question")
   eq("second turn please", msgs[#msgs].content, "the new reply")
   eq("second turn please", H.last_reply(), "the new reply in the buffer")
-  truthy(not H.chat_text():find("not now", 1, true), "the message sent while busy went nowhere")
 
   -- Closed and reopened: the same buffer; wiped and reopened: the same
   -- session rendered again from the store.
@@ -1154,6 +1165,321 @@ test("stored tool calls of every kind: at the start, side by side, failed, long 
   wait(function()
     return not rpc.running()
   end, "the daemon to stop")
+end)
+
+-- Round two: what users of other chat plugins count on.
+
+local plugin_dir = vim.fn.fnamemodify(here, ":p:h:h")
+
+local function keys(k)
+  return vim.api.nvim_replace_termcodes(k, true, false, true)
+end
+
+-- chat_win focuses the chat window (opening it) once its session is shown.
+local function chat_win()
+  vim.cmd("TinyChat")
+  H.wait_idle()
+  local win = vim.fn.bufwinid(chat.bufnr())
+  vim.api.nvim_set_current_win(win)
+  return win
+end
+
+-- clear_draft empties the draft section.
+local function clear_draft()
+  local lines = H.chat_lines()
+  for i = #lines, 1, -1 do
+    if lines[i] == "## You" then
+      vim.api.nvim_buf_set_lines(chat.bufnr(), i, -1, false, { "", "" })
+      return
+    end
+  end
+end
+
+test("typing in the draft while a reply streams (Go, then keys) stays where it is typed, in order", function()
+  use_model("openai")
+  local win = chat_win()
+  local before = chat.session_id()
+  vim.cmd("TinyChatNew")
+  wait(function()
+    return chat.session_id() ~= before and H.chat_lines()[1] == "# Untitled session"
+  end, "a new session")
+  H.wait_idle()
+  send("first words here")
+  -- A second window on the chat, its cursor on the first question.
+  wait(function()
+    return H.chat_lines()[1] == "# first words here"
+  end, "the title")
+  local line = truthy(vim.fn.index(H.chat_lines(), "first words here") + 1, "the question's line")
+  vim.cmd("split")
+  local other = vim.api.nvim_get_current_win()
+  vim.api.nvim_win_set_cursor(other, { line, 3 })
+  vim.api.nvim_set_current_win(win)
+  local want = vim.trim(words("w", 30))
+  vim.cmd("TinyChat slow 30")
+  wait(function()
+    return H.last_reply():find("w1 ", 1, true) ~= nil
+  end, "two deltas")
+  local step, typed_at = 0, {}
+  local timer = uv.new_timer()
+  timer:start(40, 40, vim.schedule_wrap(function()
+    step = step + 1
+    if step == 2 then
+      vim.api.nvim_feedkeys("abc", "t", false)
+    elseif step == 4 then
+      vim.api.nvim_feedkeys(" def", "t", false)
+    elseif step == 5 then
+      typed_at = { vim.api.nvim_win_get_cursor(win), vim.api.nvim_get_current_line(), chat.streaming() }
+    elseif (step > 6 and not chat.streaming()) or step > 200 then
+      timer:stop()
+      timer:close()
+      vim.api.nvim_feedkeys(keys("<Esc>"), "t", false)
+    end
+  end))
+  -- Blocks in Insert mode, the reply streaming, until the timer's <Esc>.
+  vim.api.nvim_feedkeys("Go", "x!", false)
+  H.wait_idle()
+  eq(true, typed_at[3], "the keys were typed while the reply streamed")
+  eq("abc def", typed_at[2], "the line typed on, while streaming")
+  local lines = H.chat_lines()
+  eq("abc def", lines[#lines], "the typed line is the draft's last line")
+  eq(want, H.last_reply():gsub("%s*abc def$", ""), "the reply, without the typed text")
+  eq(1, select(2, H.chat_text():gsub("abc def", "")), "the typed text once")
+  eq({ line, 3 }, vim.api.nvim_win_get_cursor(other), "the other window's cursor did not move")
+  vim.api.nvim_win_close(other, true)
+  clear_draft()
+  use_model("echo")
+end)
+
+test(":TinyChatNew then :TinyChat in one tick: the message goes to the new session, in order", function()
+  chat_win()
+  local before = chat.session_id()
+  local count = #H.messages(before)
+  notes = {}
+  vim.cmd("TinyChatNew")
+  vim.cmd("TinyChat into the new one")
+  wait(function()
+    return chat.session_id() ~= before and not chat.streaming() and H.last_reply() == "into the new one"
+  end, "the reply in the new session")
+  H.wait_idle()
+  local id = chat.session_id()
+  eq({ "into the new one", "into the new one" }, vim.tbl_map(function(m)
+    return m.content
+  end, H.messages(id)), "the new session's messages")
+  eq(count, #H.messages(before), "nothing went to the old session")
+  eq(nil, noted("failed"), "no handler failure: " .. vim.inspect(notes))
+end)
+
+test("commands take | : :TinyChatNew | TinyChat hi", function()
+  chat_win()
+  local before = chat.session_id()
+  vim.cmd("TinyChatNew | TinyChat after a bar")
+  wait(function()
+    return chat.session_id() ~= before and H.last_reply() == "after a bar"
+  end, "the reply after the bar")
+  H.wait_idle()
+  eq(2, #H.messages(chat.session_id()), "the new session holds the turn")
+end)
+
+test("u after a reply does not undo what the plugin wrote", function()
+  chat_win()
+  local before = chat.session_id()
+  vim.cmd("TinyChatNew")
+  wait(function()
+    return chat.session_id() ~= before and H.chat_lines()[1] == "# Untitled session"
+  end, "a new session")
+  H.wait_idle()
+  -- As a user: type the message in the draft, send it with the key.
+  vim.api.nvim_feedkeys("Giundo me not" .. keys("<Esc>"), "nx", false)
+  vim.api.nvim_feedkeys(keys("<CR>"), "mx", false)
+  wait(function()
+    return H.last_reply() == "undo me not"
+  end, "the reply")
+  H.wait_idle()
+  wait(function()
+    return H.chat_lines()[1] == "# undo me not"
+  end, "the title")
+  local lines = H.chat_lines()
+  vim.cmd("silent normal! u")
+  eq(lines, H.chat_lines(), "the chat after u")
+  -- The user's own typing still undoes.
+  vim.api.nvim_feedkeys("Gimy draft" .. keys("<Esc>"), "nx", false)
+  eq("my draft", H.chat_lines()[#lines], "typed")
+  vim.cmd("silent normal! u")
+  eq(lines, H.chat_lines(), "u undid the typing, and only it")
+  vim.cmd("silent normal! u")
+  eq(lines, H.chat_lines(), "a second u changes nothing")
+end)
+
+test(":help tinychat works after the native-package install; doc/tags is what :helptags writes", function()
+  local tags = plugin_dir .. "/doc/tags"
+  truthy(uv.fs_stat(tags), "doc/tags is shipped")
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir .. "/doc", "p")
+  H.write_file(dir .. "/doc/tinychat.txt", H.read_file(plugin_dir .. "/doc/tinychat.txt"))
+  vim.cmd("helptags " .. vim.fn.fnameescape(dir .. "/doc"))
+  eq(H.read_file(dir .. "/doc/tags"), H.read_file(tags), "doc/tags is up to date (run :helptags editors/nvim/doc)")
+  -- The README's install: a link under pack/*/start, nothing else.
+  local pack = dir .. "/site"
+  vim.fn.mkdir(pack .. "/pack/tinychat/start", "p")
+  assert(uv.fs_symlink(plugin_dir, pack .. "/pack/tinychat/start/tinychat"))
+  local out = vim.fn.system({
+    vim.v.progpath, "--headless", "-u", "NORC", "-i", "NONE", "-n",
+    "--cmd", "set packpath=" .. pack,
+    "-c", "help tinychat",
+    "-c", "lua io.stdout:write('\\nhelp=' .. vim.fn.expand('%:t') .. ':' .. vim.fn.getline('.'))",
+    "-c", "qa!",
+  })
+  truthy(out:find("help=tinychat.txt:", 1, true), "the help opened: " .. out)
+  vim.fn.delete(dir, "rf")
+end)
+
+test(":TinyChatModel completes the provider's models, and without arguments picks with vim.ui.select", function()
+  chat_win()
+  eq({ "test-model", "test-model-large" }, vim.fn.getcompletion("TinyChatModel openai ", "cmdline"), "models of openai")
+  eq({ "test-model-large" }, vim.fn.getcompletion("TinyChatModel openai test-model-l", "cmdline"), "completed from a prefix")
+  eq({ "openai" }, vim.fn.getcompletion("TinyChatModel ope", "cmdline"), "providers")
+  picker(function(labels)
+    for _, l in ipairs(labels) do
+      if l:find("^openai") or l:find("^test%-model%-large") then
+        return l
+      end
+    end
+  end, function(asked)
+    vim.cmd("TinyChatModel")
+    wait(function()
+      return select(2, chat.get_model()) == "test-model-large"
+    end, "the model picked")
+    eq(2, #asked, "asked the provider, then the model")
+    truthy(vim.tbl_contains(asked[2].labels, "test-model"), "the models offered: " .. vim.inspect(asked[2].labels))
+  end)
+  eq("openai", (chat.get_model()), "the provider picked")
+  use_model("echo")
+end)
+
+test(":TinyChatModel warns of a provider without a key in one message that stays", function()
+  notes = {}
+  vim.cmd("TinyChatModel anthropic")
+  wait(function()
+    return (chat.get_model()) == "anthropic"
+  end, "the provider set")
+  H.wait_idle()
+  eq(1, #notes, "one notification: " .. vim.inspect(notes))
+  eq(vim.log.levels.WARN, notes[1].level, "a warning")
+  truthy(notes[1].msg:find("anthropic", 1, true) and notes[1].msg:find("no key", 1, true), notes[1].msg)
+  use_model("echo")
+end)
+
+test("retries are shown while the reply waits for the provider", function()
+  use_model("openai")
+  chat_win()
+  vim.cmd("TinyChat error 503 overloaded")
+  local status = require("tinychat").statusline
+  truthy(status, "a statusline component")
+  local ns = vim.api.nvim_get_namespaces()["tinychat_status"]
+  local function shown()
+    if not ns then
+      ns = vim.api.nvim_get_namespaces()["tinychat_status"]
+      return ""
+    end
+    local out = {}
+    for _, m in ipairs(vim.api.nvim_buf_get_extmarks(chat.bufnr(), ns, 0, -1, { details = true })) do
+      for _, chunk in ipairs(m[4].virt_text or {}) do
+        table.insert(out, chunk[1])
+      end
+    end
+    return table.concat(out)
+  end
+  wait(function()
+    return shown():find("retry", 1, true) ~= nil
+  end, "a retry shown in the chat")
+  truthy(shown():find("503", 1, true), "the reason: " .. shown())
+  truthy(status():find("retry", 1, true), "the statusline: " .. status())
+  vim.cmd("TinyChatCancel")
+  H.wait_idle()
+  eq("", status(), "the statusline once idle")
+  eq(nil, shown():find("retry", 1, true), "no retry shown once the reply ended: " .. shown())
+  clear_draft()
+  use_model("echo")
+end)
+
+test("the chat window keeps a usable width on a narrow terminal", function()
+  local columns = vim.o.columns
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    if vim.api.nvim_win_get_buf(win) == chat.bufnr() and #vim.api.nvim_list_wins() > 1 then
+      vim.api.nvim_win_close(win, true)
+    end
+  end
+  vim.cmd("enew")
+  vim.o.columns = 50
+  vim.cmd("vsplit | vsplit")
+  local ok, err = pcall(function()
+    vim.cmd("TinyChat")
+    local w = vim.api.nvim_win_get_width(vim.fn.bufwinid(chat.bufnr()))
+    truthy(w >= 40, "the chat window is " .. w .. " columns wide on a 50-column screen")
+  end)
+  vim.o.columns = columns
+  vim.cmd("TinyChat")
+  vim.cmd("only")
+  assert(ok, err)
+  H.wait_idle()
+end)
+
+test(":TinyChatExport asks before overwriting a file; ! does not", function()
+  chat_win()
+  local file = vim.fn.tempname()
+  H.write_file(file, "keep me\n")
+  picker(function(labels)
+    return labels[#labels]
+  end, function(asked)
+    vim.cmd("TinyChatExport text " .. vim.fn.fnameescape(file))
+    wait(function()
+      return #asked == 1
+    end, "the question")
+    H.wait_idle()
+    truthy(asked[1].prompt:find(file, 1, true), "the question names the file: " .. asked[1].prompt)
+    eq("keep me\n", H.read_file(file), "not overwritten when declined")
+  end)
+  picker(function(labels)
+    return labels[1]
+  end, function(asked)
+    vim.cmd("TinyChatExport text " .. vim.fn.fnameescape(file))
+    wait(function()
+      return H.read_file(file) ~= "keep me\n"
+    end, "the file overwritten once allowed")
+    eq(1, #asked, "asked once")
+  end)
+  H.write_file(file, "again\n")
+  picker(function()
+    return nil
+  end, function(asked)
+    vim.cmd("TinyChatExport! text " .. vim.fn.fnameescape(file))
+    wait(function()
+      return H.read_file(file) ~= "again\n"
+    end, "the file overwritten with !")
+    eq(0, #asked, "not asked with !")
+  end)
+  vim.fn.delete(file)
+end)
+
+test(":cd moves the chat to the new directory's workspace", function()
+  chat_win()
+  local dir = vim.fn.fnamemodify(workspace, ":h") .. "/elsewhere"
+  vim.fn.mkdir(dir, "p")
+  send("in the first workspace")
+  local first = chat.session_id()
+  vim.cmd("cd " .. vim.fn.fnameescape(dir))
+  local ok, err = pcall(function()
+    send("in the second workspace")
+    local id = chat.session_id()
+    truthy(id ~= first, "another session")
+    eq(uv.fs_realpath(dir), H.call("session/get", { sessionId = id }).session.workspace, "the session's workspace")
+  end)
+  vim.cmd("cd " .. vim.fn.fnameescape(workspace))
+  assert(ok, err)
+  wait(function()
+    return chat.session_id() == first
+  end, "the first workspace's session back")
+  H.wait_idle()
 end)
 
 H.run()

@@ -1,9 +1,13 @@
 -- The chat buffer: a markdown buffer laid out like tinychat's markdown
 -- export (# title, the providers line, ## You / ## Assistant headings),
--- ending with an empty "## You" section where the next message is written.
--- Replies stream in through chat/delta notifications, appended at an
--- extmark that marks the end of the reply, so typing elsewhere in the
--- buffer (or in any other) is never blocked. The model's reasoning
+-- ending with a "## You" section, the draft, where the next message is
+-- written. A turn goes in above the draft, which it never touches: typing
+-- there while a reply streams stays where it is typed. Replies stream in
+-- through chat/delta notifications, inserted at an extmark that marks the
+-- end of the reply (nvim_buf_set_text, which moves no cursor off its
+-- text), so typing elsewhere in the buffer (or in any other) is never
+-- blocked. The plugin's writes are kept out of the undo history: `u`
+-- undoes the user's typing, never a reply. The model's reasoning
 -- (chat/reasoning) goes in a <details> block above the answer, which the
 -- chat windows fold away once the answer starts. Tool calls (chat/toolCall)
 -- stand where the reply made them, between its texts, as the export shows
@@ -15,6 +19,9 @@ local M = {}
 
 local api = vim.api
 local ns = api.nvim_create_namespace("tinychat")
+-- Virtual text that is not the session's: a reply's progress (waiting,
+-- retrying) and its usage, on its "## Assistant" heading.
+local ns_status = api.nvim_create_namespace("tinychat_status")
 local levels = vim.log.levels
 
 local S = {
@@ -26,6 +33,9 @@ local S = {
   turn = nil, -- the reply in progress
   provider = nil, -- :TinyChatModel
   model = nil,
+  queue = {}, -- commands waiting for the one in flight
+  running = false, -- a command is in flight
+  last = nil, -- the last reply that ended: {sessionId, messageId, stopReason, usage, ...}
 }
 
 local YOU, ASSISTANT, INTERRUPTED = "## You", "## Assistant", "*(interrupted)*"
@@ -55,7 +65,13 @@ local ENDINGS = {
     "*(stopped after the tool-step limit)*",
     "tinychat: the reply stopped at the tool-step limit; the model's last tool calls were not run",
   },
+  max_size = {
+    "*(cut at the size limit)*",
+    "tinychat: the reply reached the daemon's size limit (max_reply_bytes) and was stopped there",
+  },
 }
+-- The daemon's error when the store cannot take a write (a full disk).
+local STORE_FULL = -32006
 
 local function notify(msg, level)
   vim.notify(msg, level or levels.INFO)
@@ -264,6 +280,34 @@ local function valid_buf()
   return S.buf ~= nil and api.nvim_buf_is_valid(S.buf)
 end
 
+-- unrecorded runs fn, which writes to the chat buffer, out of the undo
+-- history: 'undolevels' -1 while it runs (setting it syncs undo first, so
+-- a change being typed is not joined to the write). The history before it
+-- goes too: `u` must not undo into the middle of a reply.
+local function unrecorded(fn)
+  api.nvim_buf_call(S.buf, function()
+    vim.bo[S.buf].undolevels = -1
+    local ok, err = pcall(fn)
+    -- -123456: no local value, the global one applies.
+    vim.bo[S.buf].undolevels = -123456
+    if not ok then
+      error(err, 0)
+    end
+  end)
+end
+
+local function set_lines(start, stop, lines)
+  unrecorded(function()
+    api.nvim_buf_set_lines(S.buf, start, stop, false, lines)
+  end)
+end
+
+local function set_text(row, col, end_row, end_col, text)
+  unrecorded(function()
+    api.nvim_buf_set_text(S.buf, row, col, end_row, end_col, text)
+  end)
+end
+
 local function mark_pos(id)
   return api.nvim_buf_get_extmark_by_id(S.buf, ns, id, {})
 end
@@ -426,7 +470,7 @@ end
 
 -- set_buffer shows lines, a whole session: its reasoning all folded.
 local function set_buffer(lines)
-  api.nvim_buf_set_lines(S.buf, 0, -1, false, lines)
+  set_lines(0, -1, lines)
   for _, win in ipairs(windows()) do
     setup_window(win)
     if vim.wo[win].foldexpr == FOLDEXPR then
@@ -459,11 +503,67 @@ local function draft_lines(lines, heading)
   return vim.trim(table.concat(out, "\n"))
 end
 
+local function status_changed()
+  pcall(vim.cmd, "redrawstatus!")
+end
+
+-- Commands run one at a time, in the order given: one issued while an
+-- earlier one is in flight (a session loading, a picker open, a reply
+-- streaming) waits for it, as :TinyChatNew then :TinyChat in a mapping
+-- need. A command is a function(done) that calls done() once its work is
+-- over, whatever the outcome.
+local function run_next()
+  if S.running then
+    return
+  end
+  local cmd = table.remove(S.queue, 1)
+  if not cmd then
+    status_changed()
+    return
+  end
+  S.running = true
+  local finished = false
+  local function done()
+    if finished then
+      return
+    end
+    finished = true
+    S.running = false
+    vim.schedule(run_next)
+  end
+  local ok, err = pcall(cmd, done)
+  if not ok then
+    notify("tinychat: " .. tostring(err), levels.ERROR)
+    done()
+  end
+end
+
+-- enqueue runs cmd (a function(done)) once the commands before it are
+-- done; now when none is in flight.
+function M.enqueue(cmd)
+  table.insert(S.queue, cmd)
+  if S.running and S.turn then
+    notify("tinychat: a reply is streaming; this runs once it ends (:TinyChatCancel stops it)")
+    status_changed()
+  end
+  run_next()
+end
+
+-- pending is the number of commands in flight or waiting.
+function M.pending()
+  return #S.queue + (S.running and 1 or 0)
+end
+
 local function set_keymaps(buf)
   local keys = require("tinychat").config.keymaps or {}
+  local blocks = require("tinychat.blocks")
   local maps = {
     send = { M.send_draft, "tinychat: send the message under the last ## You" },
     cancel = { M.cancel, "tinychat: cancel the reply" },
+    next_block = { blocks.next, "tinychat: the next code block" },
+    prev_block = { blocks.prev, "tinychat: the previous code block" },
+    yank_block = { blocks.yank, "tinychat: yank the code block under the cursor" },
+    apply_block = { blocks.apply, "tinychat: apply the code block to its file, with a diff" },
   }
   for name, map in pairs(maps) do
     if keys[name] then
@@ -481,7 +581,7 @@ local function ensure_buf()
   pcall(api.nvim_buf_set_name, S.buf, "tinychat://chat")
   vim.bo[S.buf].filetype = "markdown"
   vim.bo[S.buf].bufhidden = "hide"
-  api.nvim_buf_set_lines(S.buf, 0, -1, false, render(nil, {}))
+  set_lines(0, -1, render(nil, {}))
   set_keymaps(S.buf)
   -- Folding is a window's business: set it up in every window that shows
   -- the buffer, however it came to show it.
@@ -498,25 +598,121 @@ local function ensure_buf()
   })
 end
 
+-- MIN_WIDTH is the narrowest a chat window beside others is of use: a
+-- screen too narrow for it and a window of that width beside it gets the
+-- chat in a horizontal split, the whole width.
+local MIN_WIDTH = 40
+
+-- size is an option's width or height: columns (or lines) when at least
+-- 1, a fraction of total when less; default when nil.
+local function size(v, total, default)
+  v = v or default
+  if v < 1 then
+    v = total * v
+  end
+  return math.max(1, math.min(math.floor(v), total))
+end
+
+-- open_window opens a window for the chat buffer as config.split says.
+local function open_window()
+  local config = require("tinychat").config
+  local kind = config.split
+  local columns, lines = vim.o.columns, vim.o.lines - vim.o.cmdheight
+  if kind == "float" then
+    local w, h = size(config.width, columns - 2, 0.8), size(config.height, lines - 2, 0.8)
+    return api.nvim_open_win(S.buf, true, {
+      relative = "editor",
+      width = w,
+      height = h,
+      row = math.floor((lines - h) / 2) - 1,
+      col = math.floor((columns - w) / 2) - 1,
+      border = "rounded",
+    })
+  end
+  if kind == "vertical" and columns < 2 * MIN_WIDTH then
+    kind = "horizontal"
+  end
+  if kind == "vertical" then
+    vim.cmd("botright vsplit")
+    local w = config.width and size(config.width, columns, 0.4) or 0
+    w = math.min(math.max(w, MIN_WIDTH, api.nvim_win_get_width(0)), columns - MIN_WIDTH)
+    api.nvim_win_set_width(0, w)
+    vim.wo.winfixwidth = config.width ~= nil
+  elseif kind == "horizontal" then
+    vim.cmd("botright split")
+    if config.height then
+      api.nvim_win_set_height(0, size(config.height, lines, 0.4))
+    end
+  end
+  local win = api.nvim_get_current_win()
+  api.nvim_win_set_buf(win, S.buf)
+  return win
+end
+
 local function show()
+  if api.nvim_get_current_buf() == S.buf then
+    return
+  end
   for _, win in ipairs(api.nvim_tabpage_list_wins(0)) do
     if api.nvim_win_get_buf(win) == S.buf then
       api.nvim_set_current_win(win)
       return
     end
   end
-  local split_kind = require("tinychat").config.split
-  if split_kind == "horizontal" then
-    vim.cmd("botright split")
-  elseif split_kind == "vertical" then
-    vim.cmd("botright vsplit")
-  end
-  local win = api.nvim_get_current_win()
-  api.nvim_win_set_buf(win, S.buf)
+  local win = open_window()
   vim.wo[win].wrap = true
   vim.wo[win].linebreak = true
   setup_window(win)
   api.nvim_win_set_cursor(win, { api.nvim_buf_line_count(S.buf), 0 })
+end
+
+-- usage_text is what a reply's heading shows after it: the provider and
+-- model that wrote it and the tokens it took, as far as known.
+local function usage_text(provider, model, usage)
+  local parts = {}
+  for _, v in ipairs({ provider, model }) do
+    if type(v) == "string" and v ~= "" then
+      table.insert(parts, v)
+    end
+  end
+  if type(usage) == "table" and tonumber(usage.inputTokens) and tonumber(usage.outputTokens) then
+    table.insert(parts, string.format("%d in, %d out tokens", usage.inputTokens, usage.outputTokens))
+  end
+  return table.concat(parts, " · ")
+end
+
+local function set_note(row, text, hl, id)
+  if text == "" then
+    return id
+  end
+  return api.nvim_buf_set_extmark(S.buf, ns_status, row, 0, {
+    id = id,
+    virt_text = { { "  " .. text, hl } },
+    virt_text_pos = "eol",
+  })
+end
+
+-- annotate puts each reply's usage after its heading (the headings and
+-- the assistant messages go in the same order).
+local function annotate(messages)
+  api.nvim_buf_clear_namespace(S.buf, ns_status, 0, -1)
+  local replies = {}
+  for _, m in ipairs(messages) do
+    if m.role == "assistant" then
+      table.insert(replies, m)
+    end
+  end
+  local k = 0
+  for i, line in ipairs(api.nvim_buf_get_lines(S.buf, 0, -1, false)) do
+    if line == ASSISTANT then
+      k = k + 1
+      local m = replies[k]
+      if not m then
+        return
+      end
+      set_note(i - 1, usage_text(m.provider, m.model, not rpc.is_nil(m.usage) and m.usage or nil), "Comment")
+    end
+  end
 end
 
 local function loaded(ok)
@@ -524,18 +720,18 @@ local function loaded(ok)
   S.loaded = ok
   local waiting = S.waiting
   S.waiting = {}
-  if ok then
-    for _, cb in ipairs(waiting) do
-      cb()
-    end
+  for _, cb in ipairs(waiting) do
+    cb(ok)
   end
 end
 
 -- load shows session id (nil: the workspace has none yet) in the buffer.
 local function load(id, cb)
+  S.workspace = vim.fn.getcwd()
   if not id then
-    S.session = nil
+    S.session, S.messages = nil, {}
     set_buffer(render(nil, {}))
+    api.nvim_buf_clear_namespace(S.buf, ns_status, 0, -1)
     cb(true)
     return
   end
@@ -545,29 +741,24 @@ local function load(id, cb)
       cb(false)
       return
     end
-    S.session = id
+    S.session, S.messages = id, res.messages
     if valid_buf() then
       set_buffer(render(res.session, res.messages))
+      annotate(res.messages)
     end
     cb(true)
   end)
 end
 
--- open shows the chat buffer in a window (focusing it) and calls cb once
--- it holds its session's history: the session shown before, else the
--- workspace's current one.
-function M.open(cb)
+-- ensure_loaded calls cb(ok) once the buffer holds its session's history:
+-- the session shown before, else the workspace's current one.
+local function ensure_loaded(cb)
   ensure_buf()
-  show()
   if S.loaded then
-    if cb then
-      cb()
-    end
+    cb(true)
     return
   end
-  if cb then
-    table.insert(S.waiting, cb)
-  end
+  table.insert(S.waiting, cb)
   if S.loading then
     return
   end
@@ -592,43 +783,105 @@ function M.open(cb)
   end)
 end
 
-local function busy()
-  if S.turn then
-    notify("tinychat: a reply is still streaming (:TinyChatCancel stops it)", levels.WARN)
-    return true
-  end
-  return false
-end
-
--- open_session shows session id with its history.
-function M.open_session(id)
-  if busy() then
-    return
-  end
+-- open_now shows the chat buffer in a window (focusing it) and calls
+-- cb(ok) once it holds its session's history.
+local function open_now(cb)
   ensure_buf()
   show()
-  S.loading = true
+  ensure_loaded(cb)
+end
+
+-- open is :TinyChat without a message outside the chat buffer.
+function M.open()
+  M.enqueue(function(done)
+    open_now(done)
+  end)
+end
+
+-- show_session shows session id with its history, then calls cb(ok). It
+-- is for commands in flight; open_session queues one.
+function M.show_session(id, cb)
+  ensure_buf()
+  show()
+  S.loading, S.loaded = true, false
+  table.insert(S.waiting, cb or function() end)
   load(id, loaded)
+end
+
+function M.open_session(id)
+  M.enqueue(function(done)
+    M.show_session(id, done)
+  end)
+end
+
+-- show_new shows res, a session just made, empty.
+local function show_new(res)
+  ensure_buf()
+  show()
+  S.session, S.messages = res.id, {}
+  set_buffer(render(res, {}))
+  api.nvim_buf_clear_namespace(S.buf, ns_status, 0, -1)
+  S.workspace = vim.fn.getcwd()
+  loaded(true)
 end
 
 -- new starts a new session (it becomes the workspace's current one) and
 -- shows it, empty.
 function M.new()
-  if busy() then
-    return
-  end
-  rpc.request("session/new", {}, function(err, res)
-    if err then
-      notify("tinychat: " .. tostring(err.message), levels.ERROR)
-      return
-    end
-    ensure_buf()
-    show()
-    S.session = res.id
-    set_buffer(render(res, {}))
-    loaded(true)
+  M.enqueue(function(done)
+    rpc.request("session/new", {}, function(err, res)
+      if err then
+        notify("tinychat: " .. tostring(err.message), levels.ERROR)
+      else
+        show_new(res)
+      end
+      done()
+    end)
   end)
 end
+
+-- forget drops the session shown (deleted, or of another workspace): the
+-- buffer shows the workspace's current one, now if a window shows it,
+-- else when next opened. cb(ok) follows.
+function M.forget(cb)
+  S.session, S.loaded, S.messages = nil, false, {}
+  if valid_buf() and #windows() > 0 then
+    ensure_loaded(cb)
+  else
+    cb(true)
+  end
+end
+
+-- switch_workspace follows Neovim's working directory: the daemon's
+-- workspace is the directory it started in, so a daemon of another one
+-- stops (the next request starts one in the new directory) and the chat
+-- shows the new workspace's current session.
+local function switch_workspace(done)
+  local cwd = vim.fn.getcwd()
+  local ws = rpc.workspace or S.workspace
+  if ws == nil or ws == cwd then
+    done()
+    return
+  end
+  S.workspace = cwd
+  if rpc.running() and rpc.workspace ~= cwd then
+    rpc.on_exit(function()
+      vim.schedule(function()
+        M.forget(done)
+      end)
+    end)
+    rpc.stop()
+    return
+  end
+  M.forget(done)
+end
+
+api.nvim_create_autocmd("DirChanged", {
+  group = api.nvim_create_augroup("tinychat_chat", { clear = true }),
+  callback = function()
+    M.enqueue(switch_workspace)
+  end,
+})
 
 -- answered notes that the reply has gone past its reasoning (answer text
 -- or a tool call has come): the reasoning folds away.
@@ -642,12 +895,36 @@ local function answered(turn)
   end
 end
 
--- append adds text at the end of the reply; windows whose cursor was at
--- the reply's end (or below) follow it. After a tool call the text starts
--- a block of its own once it has more than blanks, without the blanks
--- that lead it (as the export shows it).
+-- busy_elsewhere tells whether win is the current window in a mode other
+-- than Normal (typing, selecting): its cursor is the user's, never moved.
+local function busy_elsewhere(win)
+  return win == api.nvim_get_current_win() and api.nvim_get_mode().mode ~= "n"
+end
+
+-- started notes that something of the reply has come: the progress note
+-- on its heading goes.
+local function started(turn)
+  if turn.started then
+    return
+  end
+  turn.started = true
+  if turn.mark_status and turn.buf == S.buf and valid_buf() then
+    api.nvim_buf_del_extmark(S.buf, ns_status, turn.mark_status)
+    turn.mark_status = nil
+  end
+  status_changed()
+end
+
+-- append adds text at the end of the reply. Only windows whose cursor is
+-- on the reply's last line (in Normal mode) follow it; every other cursor
+-- stays on its text, which nvim_buf_set_text does not move. After a tool
+-- call the text starts a block of its own once it has more than blanks,
+-- without the blanks that lead it (as the export shows it).
 local function append(turn, text)
   turn.text = turn.text .. text
+  if text ~= "" then
+    started(turn)
+  end
   if turn.buf ~= S.buf or not valid_buf() or text == "" then
     return
   end
@@ -669,11 +946,11 @@ local function append(turn, text)
   local row, col = pos[1], pos[2]
   local follow = {}
   for _, win in ipairs(windows()) do
-    if api.nvim_win_get_cursor(win)[1] - 1 >= row then
+    if api.nvim_win_get_cursor(win)[1] - 1 == row and not busy_elsewhere(win) then
       table.insert(follow, win)
     end
   end
-  api.nvim_buf_set_text(S.buf, row, col, row, col, split(text))
+  set_text(row, col, row, col, split(text))
   local last = mark_pos(turn.mark_end)[1] + 1
   for _, win in ipairs(follow) do
     api.nvim_win_set_cursor(win, { last, 0 })
@@ -681,22 +958,22 @@ local function append(turn, text)
 end
 
 -- replace puts text (lines, as nvim_buf_set_text takes them) in place of
--- the chat buffer's text from row, col to end_row, end_col. Windows whose
--- cursor is at or after the end keep it on the same line counted from
--- the end, which is where they were.
+-- the chat buffer's text from row, col to end_row, end_col. Cursors on
+-- later lines stay on their text (Neovim moves them with it); one on the
+-- last line, after the end, stays after the new end.
 local function replace(row, col, end_row, end_col, text)
-  local n = api.nvim_buf_line_count(S.buf)
   local keep = {}
   for _, win in ipairs(windows()) do
     local cur = api.nvim_win_get_cursor(win)
-    if cur[1] - 1 > end_row or (cur[1] - 1 == end_row and cur[2] >= end_col) then
-      keep[win] = { n - cur[1], cur[2] }
+    if cur[1] - 1 == end_row and cur[2] >= end_col and not busy_elsewhere(win) then
+      keep[win] = cur[2] - end_col
     end
   end
-  api.nvim_buf_set_text(S.buf, row, col, end_row, end_col, text)
-  n = api.nvim_buf_line_count(S.buf)
-  for win, k in pairs(keep) do
-    api.nvim_win_set_cursor(win, { n - k[1], k[2] })
+  set_text(row, col, end_row, end_col, text)
+  local last_row = row + #text - 1
+  local last_col = #text[#text] + (#text == 1 and col or 0)
+  for win, off in pairs(keep) do
+    api.nvim_win_set_cursor(win, { last_row + 1, last_col + off })
   end
 end
 
@@ -723,6 +1000,9 @@ end
 -- unless the user closed it), though growing it may have closed it.
 local function append_reasoning(turn, text)
   turn.reasoning = turn.reasoning .. text
+  if text ~= "" then
+    started(turn)
+  end
   if turn.buf ~= S.buf or not valid_buf() or not show_reasoning() then
     return
   end
@@ -835,11 +1115,36 @@ rpc.on("chat/toolCall", function(p)
   if type(p.output) == "string" then
     call.output = p.output
   end
+  started(turn)
   if turn.buf ~= S.buf or not valid_buf() then
     return
   end
   answered(turn)
   render_answer(turn)
+end)
+
+-- A retry of the provider request (the daemon logs each one): shown on
+-- the reply's heading while nothing of it has come, and in the statusline.
+rpc.on("window/logMessage", function(p)
+  local turn = S.turn
+  local msg = type(p) == "table" and p.message
+  if not turn or turn.started or type(msg) ~= "string" or not msg:find("^retrying provider request") then
+    return
+  end
+  turn.retry = {
+    attempt = tonumber(msg:match(" attempt=(%d+)")) or ((turn.retry and turn.retry.attempt or 0) + 1),
+    wait = msg:match(" wait=(%S+)"),
+    error = msg:match(" error=(.*)$"),
+  }
+  if turn.buf == S.buf and valid_buf() then
+    local text = string.format("retrying (attempt %d", turn.retry.attempt)
+    if turn.retry.wait then
+      text = text .. ", after " .. turn.retry.wait
+    end
+    text = text .. ")" .. (turn.retry.error and (": " .. turn.retry.error) or "")
+    turn.mark_status = set_note(mark_pos(turn.mark_head)[1], text, "WarningMsg", turn.mark_status)
+  end
+  status_changed()
 end)
 
 -- refresh_header rewrites the title and providers lines from the store
@@ -853,20 +1158,14 @@ local function refresh_header()
     if err or id ~= S.session or not valid_buf() then
       return
     end
+    S.messages = res.messages
     local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
     for i, line in ipairs(lines) do
       if line:match("^## ") then
         local head = header(res.session, res.messages)
         table.insert(head, "")
-        local follow = {}
-        for _, win in ipairs(windows()) do
-          follow[win] = api.nvim_win_get_cursor(win)[1] == #lines
-        end
-        api.nvim_buf_set_lines(S.buf, 0, i - 1, false, head)
-        for win, at_end in pairs(follow) do
-          if at_end then
-            api.nvim_win_set_cursor(win, { api.nvim_buf_line_count(S.buf), 0 })
-          end
+        if not vim.deep_equal(head, vim.list_slice(lines, 1, i - 1)) then
+          set_lines(0, i - 1, head)
         end
         return
       end
@@ -874,10 +1173,35 @@ local function refresh_header()
   end)
 end
 
+-- refresh_header rewrites the title and providers lines from the store,
+-- as after a rename.
+M.refresh_header = refresh_header
+
+-- fire_done runs the User TinyChatDone autocommands, with info as their
+-- data where Neovim passes data (0.8 and later); M.last holds it too.
+local function fire_done(info)
+  S.last = info
+  local opts = { pattern = "TinyChatDone", modeline = false, data = info }
+  if not pcall(api.nvim_exec_autocmds, "User", opts) then
+    opts.data = nil
+    pcall(api.nvim_exec_autocmds, "User", opts)
+  end
+end
+
+-- ending_of is the marker and warning of a reply stopped by reason, as
+-- stopReason names it in the turn data of an error.
+local function ending_of(reason)
+  if reason == "cancelled" then
+    return { INTERRUPTED }
+  end
+  return ENDINGS[reason]
+end
+
 -- finish ends turn with the chat/send answer: the reply as the daemon has
--- it, marked when interrupted, refused or filtered, then a new draft
--- section; or, when the daemon did not keep the message, the message back
--- in the draft.
+-- it, marked when interrupted, refused or filtered; or, when the daemon
+-- did not keep the message, the message back at the top of the draft.
+-- Only the reply's own lines are written (and only when they differ from
+-- what streamed): the draft and the cursors in it are left alone.
 local function finish(turn, err, result)
   if S.turn ~= turn then
     return
@@ -885,13 +1209,23 @@ local function finish(turn, err, result)
   S.turn = nil
   require("tinychat.tools").forget(turn.id)
   local text, reasoning, interrupted, ending = turn.text, turn.reasoning, false, nil
+  local info = { requestId = turn.id, sessionId = S.session }
   if err == nil then
-    text = result.text
-    if type(result.reasoning) == "string" then
+    -- A truncated answer holds only the starts of the texts: the
+    -- notifications brought all of them, and the store has them.
+    if not result.truncated or #result.text > #text then
+      text = result.text
+    end
+    if type(result.reasoning) == "string" and (not result.truncated or #result.reasoning > #reasoning) then
       reasoning = result.reasoning
     end
     ending = ENDINGS[result.stopReason]
     S.session = result.sessionId
+    info.sessionId, info.messageId, info.stopReason = result.sessionId, result.messageId, result.stopReason
+    info.provider, info.model, info.usage = result.provider, result.model, result.usage
+    if result.truncated then
+      notify("tinychat: the reply was too large for one answer of the daemon; what streamed is shown, and the session keeps it whole")
+    end
   else
     local data = type(err.data) == "table" and err.data or {}
     if type(data.sessionId) == "string" then
@@ -903,20 +1237,51 @@ local function finish(turn, err, result)
     if type(data.reasoning) == "string" and #data.reasoning >= #reasoning then
       reasoning = data.reasoning
     end
-    ending = { INTERRUPTED }
-    if err.code ~= rpc.CANCELLED and err.code ~= rpc.EXITED and err.code ~= rpc.NOT_STARTED then
-      notify(tostring(err.message), levels.ERROR)
-      ending = ENDINGS.error
+    info.sessionId, info.messageId = S.session, type(data.messageId) == "string" and data.messageId or nil
+    info.error = { code = err.code, message = err.message }
+    local kept = text ~= "" or reasoning ~= "" or #turn.calls > 0
+    if err.code == STORE_FULL and kept and type(data.stopReason) == "string" then
+      -- The reply ended, maybe well, and the daemon could not save it.
+      ending = ending_of(data.stopReason) or ENDINGS.error
+      info.stopReason = data.stopReason
+      notify(
+        "tinychat: "
+          .. tostring(err.message)
+          .. ". The reply is shown here; the daemon keeps it and saves it once the disk has room (it is lost if the daemon exits first). Until then it takes no new message.",
+        levels.ERROR
+      )
+    elseif err.code == STORE_FULL then
+      notify(
+        "tinychat: "
+          .. tostring(err.message)
+          .. ". Nothing was sent: your message is back in the draft. Free some disk space, then send it again.",
+        levels.ERROR
+      )
+      interrupted = true
+    else
+      ending = { INTERRUPTED }
+      info.stopReason = type(data.stopReason) == "string" and data.stopReason or "cancelled"
+      if err.code ~= rpc.CANCELLED and err.code ~= rpc.EXITED and err.code ~= rpc.NOT_STARTED then
+        notify(tostring(err.message), levels.ERROR)
+        ending = ENDINGS.error
+        info.stopReason = "error"
+      end
+      -- The daemon keeps a turn that failed or was cancelled once answer or
+      -- reasoning had arrived, and drops one that had neither.
+      interrupted = true
     end
-    -- The daemon keeps a turn that failed or was cancelled once answer or
-    -- reasoning had arrived, and drops one that had neither.
-    interrupted = true
   end
   if ending and ending[2] then
     notify(ending[2], levels.WARN)
   end
   -- A reply that made a tool call is kept, even without text.
   local dropped = interrupted and text == "" and reasoning == "" and #turn.calls == 0
+  info.text = not dropped and text or nil
+  local function done()
+    status_changed()
+    fire_done(info)
+    turn.done()
+  end
   if turn.buf ~= S.buf or not valid_buf() then
     -- The buffer was wiped while the reply streamed: show what is stored.
     S.loaded = false
@@ -924,47 +1289,51 @@ local function finish(turn, err, result)
       S.loading = true
       load(S.session, loaded)
     end
+    done()
     return
   end
-  local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
-  local endpos = mark_pos(turn.mark_end)
-  -- Whatever was typed after the reply while it streamed joins the draft.
-  local typed = { (lines[endpos[1] + 1] or ""):sub(endpos[2] + 1) }
-  for i = endpos[1] + 2, #lines do
-    table.insert(typed, lines[i])
-  end
-  local draft = vim.trim(table.concat(typed, "\n"))
-  if turn.draft ~= "" then
-    draft = vim.trim(turn.draft .. "\n\n" .. draft)
-  end
-  local follow = false
-  for _, win in ipairs(windows()) do
-    if api.nvim_win_get_cursor(win)[1] - 1 >= endpos[1] then
-      follow = true
-    end
+  if turn.mark_status then
+    api.nvim_buf_del_extmark(S.buf, ns_status, turn.mark_status)
   end
 
-  local out
   if dropped then
-    -- Not stored: offer the message again.
-    local start = mark_pos(turn.mark_turn)[1]
-    local restored = vim.trim(turn.message .. (draft ~= "" and ("\n\n" .. draft) or ""))
-    out = { YOU, "" }
-    vim.list_extend(out, split(restored))
-    api.nvim_buf_set_lines(S.buf, start, -1, false, out)
+    -- Not stored: the turn goes, and the message waits at the top of the
+    -- draft, ready to send again.
+    local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
+    local heading = mark_pos(turn.mark_draft)[1]
+    if lines[heading + 1] ~= YOU then
+      heading = (draft_heading(lines) or (#lines + 1)) - 1
+    end
+    local message = split(turn.message)
+    if heading >= #lines then
+      local out = { YOU, "" }
+      vim.list_extend(out, message)
+      set_lines(#lines, #lines, out)
+    elseif draft_lines(lines, heading + 1) == "" then
+      set_lines(heading + 1, -1, vim.list_extend({ "" }, message))
+    else
+      table.insert(message, "")
+      set_lines(heading + 2, heading + 2, message)
+    end
+    set_lines(mark_pos(turn.mark_turn)[1], heading, {})
   else
     local start = mark_pos(turn.mark_body)[1]
+    local e = mark_pos(turn.mark_end)
     -- The reasoning fold stays as each window had it once the answer had
     -- folded it; a reply that never got to an answer folds it now. So do
     -- the tool calls' folds.
     local closed = turn.answered and turn.mark_think and folds_closed(start) or true
     local calls_closed = call_folds(turn)
-    out = {}
+    local out = {}
     local heads = assistant_blocks(out, reasoning, text, ending and ending[1], turn.calls)
-    block(out, YOU)
-    table.insert(out, "")
-    vim.list_extend(out, split(draft))
-    api.nvim_buf_set_lines(S.buf, start, -1, false, out)
+    if #out == 0 then
+      out = { "" }
+    end
+    local shown = api.nvim_buf_get_lines(S.buf, start, e[1] + 1, false)
+    shown[#shown] = shown[#shown]:sub(1, e[2])
+    if not vim.deep_equal(shown, out) then
+      replace(start, 0, e[1], e[2], out)
+    end
     if out[1] == OPEN then
       set_folds(start, closed)
     end
@@ -973,8 +1342,9 @@ local function finish(turn, err, result)
         set_folds(start + heads[i] - 1, calls_closed[i] or true)
       end
     end
+    set_note(mark_pos(turn.mark_head)[1], usage_text(info.provider, info.model, info.usage), "Comment")
   end
-  local marks = { turn.mark_turn, turn.mark_body, turn.mark_start, turn.mark_end }
+  local marks = { turn.mark_turn, turn.mark_head, turn.mark_body, turn.mark_start, turn.mark_end, turn.mark_draft }
   table.insert(marks, turn.mark_think)
   for _, c in ipairs(turn.calls) do
     table.insert(marks, c.mark)
@@ -982,86 +1352,125 @@ local function finish(turn, err, result)
   for _, mark in ipairs(marks) do
     api.nvim_buf_del_extmark(S.buf, ns, mark)
   end
-  if follow then
-    cursor_to_end()
-  end
   -- A daemon that has gone is restarted by the user's next command only.
   local gone = err and (err.code == rpc.EXITED or err.code == rpc.NOT_STARTED)
   if not gone and not dropped then
     refresh_header()
   end
+  done()
 end
 
-local function start_turn(message, draft, context)
+-- start_turn puts the message and an empty reply above the draft section
+-- (adding one if the buffer lost it), leaving the draft as it is.
+local function start_turn(message, context)
   local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
   local heading = draft_heading(lines)
-  local start = heading and heading - 1 or #lines
+  if not heading then
+    local add = {}
+    if #lines > 0 and lines[#lines] ~= "" then
+      table.insert(add, "")
+    end
+    vim.list_extend(add, { YOU, "", "" })
+    set_lines(#lines, #lines, add)
+    lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
+    heading = #lines - 1
+  end
+  local row = heading - 1 -- the draft heading, 0-based: the turn goes there
   local out = {}
-  if start > 0 and lines[start] ~= "" then
+  if row > 0 and lines[row] ~= "" then
     table.insert(out, "")
   end
-  local first = start + #out
   user_blocks(out, message, context)
   block(out, ASSISTANT)
-  table.insert(out, "")
-  table.insert(out, "")
-  api.nvim_buf_set_lines(S.buf, start, -1, false, out)
-  local row = start + #out - 1
+  local head = row + #out - 1
+  -- A blank line, the reply's line, the blank line before the draft.
+  vim.list_extend(out, { "", "", "" })
+  set_lines(row, row, out)
+  local reply = row + #out - 2
+  local function mark(r, gravity)
+    return api.nvim_buf_set_extmark(S.buf, ns, r, 0, { right_gravity = gravity })
+  end
   local turn = {
     buf = S.buf,
     message = message,
-    draft = draft,
     text = "",
     reasoning = "",
     answer = { seq = 0, early = {} },
     thinking = { seq = 0, early = {} },
+    started = false, -- answer, reasoning or a tool call has arrived
     answered = false, -- non-blank answer text or a tool call has arrived
+    retry = nil, -- the last retry of the provider request: {attempt, wait, error}
     -- Tool calls: {id, name, server, arguments, status, output, textOffset,
     -- mark (its first line), folded (shown with an output)}, in order.
     calls = {},
     seg_at = 0, -- where the answer's text after the last call starts
     seg_shown = false, -- that text is shown (it has more than blanks)
     mark_think = nil, -- the end of the reasoning shown, once some is
-    mark_turn = api.nvim_buf_set_extmark(S.buf, ns, first, 0, { right_gravity = false }),
+    mark_turn = mark(row, false), -- where the turn's lines start
+    mark_head = mark(head, false), -- the "## Assistant" heading
     -- The reply: reasoning from mark_body, answer from mark_start.
-    mark_body = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { right_gravity = false }),
-    mark_start = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { right_gravity = false }),
-    mark_end = api.nvim_buf_set_extmark(S.buf, ns, row, 0, { right_gravity = true }),
+    mark_body = mark(reply, false),
+    mark_start = mark(reply, false),
+    mark_end = mark(reply, true),
+    mark_draft = mark(row + #out, false), -- the draft's heading
   }
-  cursor_to_end()
+  turn.mark_status = set_note(head, "waiting for the reply…", "Comment")
+  -- The window the message was sent from goes to the end, to follow the
+  -- reply; other windows stay where they are.
+  local win = api.nvim_get_current_win()
+  if api.nvim_win_get_buf(win) == S.buf and not busy_elsewhere(win) then
+    api.nvim_win_set_cursor(win, { api.nvim_buf_line_count(S.buf), 0 })
+  end
   return turn
 end
 
--- send sends message (nil: the draft under the last "## You") with
--- context items, showing the chat buffer.
-function M.send(message, context)
-  if busy() then
+-- send_now sends message (nil: the draft under the last "## You") with
+-- context items, in the chat buffer, which holds its session; done() is
+-- called once the reply has ended.
+local function send_now(message, context, done)
+  if S.turn then
+    notify("tinychat: a reply is still streaming (:TinyChatCancel stops it)", levels.WARN)
+    done()
     return
   end
-  M.open(function()
-    if busy() or not valid_buf() then
-      return
-    end
-    local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
+  local lines = api.nvim_buf_get_lines(S.buf, 0, -1, false)
+  if message == nil then
     local heading = draft_heading(lines)
     local draft = heading and draft_lines(lines, heading) or ""
-    if message == nil then
-      if draft == "" then
-        notify("tinychat: nothing to send: write your message under the last " .. YOU, levels.WARN)
+    if draft == "" then
+      notify("tinychat: nothing to send: write your message under the last " .. YOU, levels.WARN)
+      done()
+      return
+    end
+    message = draft
+    set_lines(heading, -1, { "", "" })
+  end
+  local turn = start_turn(message, context)
+  turn.done = done
+  S.turn = turn
+  status_changed()
+  turn.id = rpc.request("chat/send", {
+    message = message,
+    sessionId = S.session,
+    context = context,
+    provider = S.provider,
+    model = S.model,
+  }, function(err, result)
+    finish(turn, err, result)
+  end)
+end
+
+-- send sends message (nil: the draft under the last "## You") with
+-- context items, showing the chat buffer, once the commands before it are
+-- done.
+function M.send(message, context)
+  M.enqueue(function(done)
+    open_now(function(ok)
+      if not ok or not valid_buf() then
+        done()
         return
       end
-      message, draft = draft, ""
-    end
-    local turn = start_turn(message, draft, context)
-    S.turn = turn
-    turn.id = rpc.request("chat/send", {
-      message = message,
-      sessionId = S.session,
-      context = context,
-      provider = S.provider,
-      model = S.model,
-    }, function(err, result)
-      finish(turn, err, result)
+      send_now(message, context, done)
     end)
   end)
 end
@@ -1072,7 +1481,7 @@ function M.send_draft()
 end
 
 -- cancel stops the reply in progress; the daemon keeps what arrived,
--- marked interrupted.
+-- marked interrupted. It does not wait for the commands before it.
 function M.cancel()
   local turn = S.turn
   if not turn or not turn.id then
@@ -1091,6 +1500,11 @@ function M.session_id()
   return S.session
 end
 
+-- messages are the stored messages of the session shown, as last read.
+function M.messages()
+  return S.messages or {}
+end
+
 -- bufnr is the chat buffer, or nil.
 function M.bufnr()
   return valid_buf() and S.buf or nil
@@ -1099,6 +1513,69 @@ end
 -- streaming tells whether a reply is in progress.
 function M.streaming()
   return S.turn ~= nil
+end
+
+-- last is what the last reply that ended left: {requestId, sessionId,
+-- messageId, stopReason, provider, model, usage, text, error}.
+function M.last()
+  return S.last
+end
+
+local function human_size(n)
+  if n < 1000 then
+    return n .. " B"
+  end
+  return string.format("%.1f kB", n / 1000)
+end
+
+-- status is the statusline component: what the reply in progress is
+-- doing (waiting, retrying, streaming and how much has come) and how many
+-- commands wait; "" when nothing happens.
+function M.status()
+  local turn = S.turn
+  local s = ""
+  if turn then
+    if turn.started then
+      s = "tinychat: streaming " .. human_size(#turn.text + #turn.reasoning)
+    elseif turn.retry then
+      s = string.format("tinychat: retry %d", turn.retry.attempt)
+    else
+      s = "tinychat: waiting"
+    end
+  end
+  if #S.queue > 0 then
+    s = (s == "" and "tinychat:" or s) .. string.format(" (%d queued)", #S.queue)
+  end
+  return s
+end
+
+-- goto_message puts the cursor of the chat window on the heading of
+-- message id of the session shown (its messages and the headings go in
+-- the same order). It tells whether it found it.
+function M.goto_message(id)
+  local k
+  for i, m in ipairs(S.messages or {}) do
+    if m.id == id then
+      k = i
+    end
+  end
+  if not k or not valid_buf() then
+    return false
+  end
+  local n = 0
+  for i, line in ipairs(api.nvim_buf_get_lines(S.buf, 0, -1, false)) do
+    if line == YOU or line == ASSISTANT then
+      n = n + 1
+      if n == k then
+        local win = vim.fn.bufwinid(S.buf)
+        if win ~= -1 then
+          api.nvim_win_set_cursor(win, { i, 0 })
+        end
+        return true
+      end
+    end
+  end
+  return false
 end
 
 function M.set_model(provider, model)

@@ -34,6 +34,9 @@ local request_handlers = {} -- method -> function(params, respond)
 M.server = nil
 -- log holds the daemon's window/logMessage notifications, newest last.
 M.log = {}
+-- workspace is the running daemon's workspace: Neovim's working directory
+-- when it started. nil when none runs.
+M.workspace = nil
 
 local function is_nil(v)
   return v == nil or v == vim.NIL
@@ -190,7 +193,7 @@ local function on_exit(job, code)
     end
   end
   state.job, state.pid, state.ready, state.stopping, state.buf = nil, nil, false, false, ""
-  M.server = nil
+  M.server, M.workspace = nil, nil
   fail_all({ code = M.EXITED, message = "the tinychat daemon exited (code " .. code .. ")" })
   if not expected then
     local msg = "tinychat: the daemon exited (code " .. code .. ")"
@@ -254,6 +257,7 @@ function M.start()
   end
   state.job, state.ready, state.stopping, state.buf, state.stderr = job, false, false, "", {}
   state.pid = vim.fn.jobpid(job)
+  M.workspace = vim.fn.getcwd()
   next_id = next_id + 1
   local id = next_id
   state.pending[id] = function(err, result)
