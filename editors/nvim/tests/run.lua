@@ -1482,4 +1482,231 @@ test(":cd moves the chat to the new directory's workspace", function()
   H.wait_idle()
 end)
 
+test("code blocks: ]b and [b jump between them, gy yanks one, ga applies it to its file with a diff", function()
+  use_model("echo")
+  local file = workspace .. "/apply.lua"
+  local original = "local a = 1\nlocal b = 2\nlocal c = 3\n"
+  H.write_file(file, original)
+  vim.cmd("wincmd p")
+  vim.cmd("edit " .. vim.fn.fnameescape(file))
+  local src = vim.api.nvim_get_current_buf()
+  chat.send("Use this:\n```lua\nlocal b = 20\nlocal bb = 21\n```", { require("tinychat").context_item(src, 2, 2) })
+  wait(function()
+    return chat.streaming()
+  end, "the reply to start")
+  H.wait_idle()
+  local win = vim.fn.bufwinid(chat.bufnr())
+  vim.api.nvim_set_current_win(win)
+  local lines = H.chat_lines()
+  local head
+  for i, l in ipairs(lines) do
+    if l == "## Assistant" then
+      head = i
+    end
+  end
+  vim.api.nvim_win_set_cursor(win, { head, 0 })
+  local function press(k)
+    vim.api.nvim_feedkeys(keys(k), "mx", false)
+    return vim.api.nvim_win_get_cursor(win)[1]
+  end
+  local first = press("]b")
+  eq("```lua", lines[first], "]b lands on a fence")
+  truthy(first > head, "below the reply's heading")
+  local second = press("]b")
+  truthy(second > first and lines[second] == "```lua", "]b again: the next block, at " .. second)
+  eq(first, press("[b"), "[b goes back")
+  eq(second, press("]b"), "]b to the last block")
+  eq(second, press("]b"), "no block below the last")
+  press("gy")
+  eq({ "local b = 20\nlocal bb = 21\n", "V" }, { vim.fn.getreg('"'), vim.fn.getregtype('"') }, "yanked linewise")
+  press("ga")
+  wait(function()
+    return #vim.api.nvim_list_tabpages() == 2
+  end, "the diff tab")
+  local wins = vim.api.nvim_tabpage_list_wins(0)
+  eq(2, #wins, "two windows in the diff tab")
+  for _, w in ipairs(wins) do
+    eq(true, vim.wo[w].diff, "diff mode in window " .. w)
+  end
+  eq(src, vim.api.nvim_get_current_buf(), "the file's buffer is current")
+  eq({ "local a = 1", "local b = 20", "local bb = 21", "local c = 3" }, vim.api.nvim_buf_get_lines(src, 0, -1, false), "the block replaced the line sent")
+  eq({ 2, 0 }, vim.api.nvim_win_get_cursor(0), "the cursor on the change")
+  eq(original, H.read_file(file), "nothing written")
+  local before = vim.api.nvim_win_get_buf(wins[1] == vim.api.nvim_get_current_win() and wins[2] or wins[1])
+  eq(vim.split(original:gsub("\n$", ""), "\n"), vim.api.nvim_buf_get_lines(before, 0, -1, false), "the other side: the file before")
+  vim.cmd("silent normal! u")
+  eq(vim.split(original:gsub("\n$", ""), "\n"), vim.api.nvim_buf_get_lines(src, 0, -1, false), "u takes the change back")
+  vim.cmd("tabclose")
+  vim.cmd("diffoff!")
+  vim.api.nvim_set_current_win(win)
+end)
+
+test(":TinyChatRename, :TinyChatSearch and :TinyChatDelete work on the chat's sessions", function()
+  chat_win()
+  local before = chat.session_id()
+  vim.cmd("TinyChatNew")
+  send("zebra crossing ahead")
+  local zebra = chat.session_id()
+  truthy(zebra ~= before, "a new session")
+  vim.cmd('TinyChatRename Zebra "notes" | here')
+  wait(function()
+    return H.chat_lines()[1] == '# Zebra "notes" | here'
+  end, "the new title in the chat")
+  eq('Zebra "notes" | here', H.call("session/get", { sessionId = zebra }).session.title, "stored")
+  vim.cmd("TinyChatNew")
+  wait(function()
+    return chat.session_id() ~= zebra
+  end, "another session")
+  picker(function(labels)
+    return labels[1]
+  end, function(asked)
+    vim.cmd("TinyChatSearch zebra")
+    wait(function()
+      return chat.session_id() == zebra and H.chat_lines()[1] == '# Zebra "notes" | here'
+    end, "the session found")
+    H.wait_idle()
+    eq("tinychat_search", asked[1].kind, "the picker's kind")
+    truthy(asked[1].labels[1]:find('Zebra "notes" | here', 1, true) and asked[1].labels[1]:find("«zebra»", 1, true), asked[1].labels[1])
+    local line = vim.api.nvim_get_current_line()
+    truthy(line == "## You" or line == "## Assistant", "the cursor on the message's heading: " .. line)
+  end)
+  picker(function()
+    return "Keep"
+  end, function(asked)
+    vim.cmd("TinyChatDelete")
+    H.wait_idle()
+    eq(1, #asked, "asked")
+    truthy(asked[1].prompt:find("Zebra", 1, true), asked[1].prompt)
+  end)
+  eq(zebra, chat.session_id(), "kept")
+  picker(function()
+    return "Delete"
+  end, function()
+    vim.cmd("TinyChatDelete")
+    wait(function()
+      return chat.session_id() ~= zebra
+    end, "the workspace's current session shown")
+    H.wait_idle()
+  end)
+  local gone
+  rpc.request("session/get", { sessionId = zebra }, function(err)
+    gone = err
+  end)
+  wait(function()
+    return gone ~= nil
+  end, "session/get's answer")
+  eq(-32004, gone.code, "the session is gone")
+  truthy(not H.chat_text():find("zebra", 1, true), "not shown")
+end)
+
+test("the statusline shows progress; each reply shows its usage; User TinyChatDone fires", function()
+  use_model("openai")
+  chat_win()
+  local fired = {}
+  vim.api.nvim_create_autocmd("User", {
+    pattern = "TinyChatDone",
+    once = true,
+    callback = function(ev)
+      table.insert(fired, { last = chat.last(), data = ev.data })
+    end,
+  })
+  local statusline = require("tinychat").statusline
+  local seen = {}
+  vim.cmd("TinyChat slow 20")
+  wait(function()
+    local s = statusline()
+    if s ~= "" then
+      seen[s:match("^tinychat: (%a+)") or s] = s
+    end
+    return not chat.streaming() and #fired == 1
+  end, "the reply and TinyChatDone")
+  truthy(seen.streaming and seen.streaming:find("B$"), "the size streamed in the statusline: " .. vim.inspect(seen))
+  eq("", statusline(), "the statusline once done")
+  local last = fired[1].last
+  eq({ "end", chat.session_id() }, { last.stopReason, last.sessionId }, "what ended")
+  truthy(last.usage and last.usage.outputTokens > 0, "its usage: " .. vim.inspect(last.usage))
+  if fired[1].data then
+    eq(last, fired[1].data, "the autocmd's data")
+  end
+  local function notes_on_headings()
+    local ns = vim.api.nvim_get_namespaces()["tinychat_status"]
+    local out = {}
+    for _, m in ipairs(vim.api.nvim_buf_get_extmarks(chat.bufnr(), ns, 0, -1, { details = true })) do
+      if H.chat_lines()[m[2] + 1] == "## Assistant" then
+        out[m[2] + 1] = m[4].virt_text[1][1]
+      end
+    end
+    return out
+  end
+  local _, first = reply_lines()
+  local want = string.format("  openai · %s · %d in, %d out tokens", last.model, last.usage.inputTokens, last.usage.outputTokens)
+  eq(want, notes_on_headings()[first - 2], "the usage after the reply's heading")
+  -- Stored: a session opened again shows it too (with the model the
+  -- provider named).
+  local id = chat.session_id()
+  pick_session(id)
+  H.wait_idle()
+  _, first = reply_lines()
+  local shown = notes_on_headings()
+  local m = H.messages(id)
+  truthy(shown[first - 2] and shown[first - 2]:find(string.format("%d in, %d out tokens", m[#m].usage.inputTokens, m[#m].usage.outputTokens), 1, true), vim.inspect(shown))
+  use_model("echo")
+end)
+
+test('split = "float" opens the chat in a floating window; width sizes a vertical one', function()
+  local tinychat = require("tinychat")
+  local config = tinychat.config
+  local function close_chat()
+    for _, w in ipairs(vim.api.nvim_list_wins()) do
+      if vim.api.nvim_win_get_buf(w) == chat.bufnr() and #vim.api.nvim_list_wins() > 1 then
+        vim.api.nvim_win_close(w, true)
+      end
+    end
+  end
+  local ok, err = pcall(function()
+    eq(false, pcall(tinychat.setup, { split = "side" }), "setup checks split")
+    eq(false, pcall(tinychat.setup, { width = -1 }), "setup checks width")
+    close_chat()
+    tinychat.setup({ cmd = { daemon }, provider = "echo", split = "float" })
+    vim.cmd("TinyChat")
+    local win = vim.api.nvim_get_current_win()
+    eq(chat.bufnr(), vim.api.nvim_win_get_buf(win), "the chat is current")
+    eq("editor", vim.api.nvim_win_get_config(win).relative, "a floating window")
+    eq(math.floor((vim.o.columns - 2) * 0.8), vim.api.nvim_win_get_width(win), "0.8 of the screen")
+    close_chat()
+    tinychat.setup({ cmd = { daemon }, provider = "echo", width = 33 })
+    vim.cmd("TinyChat")
+    eq(33, vim.api.nvim_win_get_width(0), "width = 33")
+    eq("", vim.api.nvim_win_get_config(0).relative, "a split")
+  end)
+  tinychat.config = config
+  assert(ok, err)
+  H.wait_idle()
+end)
+
+test("a reply stopped at the size limit is marked and said so", function()
+  local path = assert(os.getenv("XDG_CONFIG_HOME")) .. "/tinychat/config.toml"
+  vim.fn.mkdir(vim.fn.fnamemodify(path, ":h"), "p")
+  H.write_file(path, "max_reply_bytes = 1024\n")
+  local ok, err = pcall(function()
+    rpc.stop({ wait = 2000 })
+    wait(function()
+      return not rpc.running()
+    end, "the daemon to stop")
+    use_model("openai")
+    chat_win()
+    notes = {}
+    send("endless")
+    local body = reply_lines()
+    eq("*(cut at the size limit)*", body[#body], "the marker")
+    truthy(noted("size limit", vim.log.levels.WARN), "said: " .. vim.inspect(notes))
+    local m = H.messages(chat.session_id())
+    eq("max_size", m[#m].stopReason, "stored")
+  end)
+  vim.fn.delete(path)
+  rpc.stop({ wait = 2000 })
+  use_model("echo")
+  assert(ok, err)
+end)
+
 H.run()

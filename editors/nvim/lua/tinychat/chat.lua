@@ -634,8 +634,10 @@ local function open_window()
   end
   if kind == "vertical" then
     vim.cmd("botright vsplit")
-    local w = config.width and size(config.width, columns, 0.4) or 0
-    w = math.min(math.max(w, MIN_WIDTH, api.nvim_win_get_width(0)), columns - MIN_WIDTH)
+    local w = math.max(api.nvim_win_get_width(0), MIN_WIDTH)
+    if config.width then
+      w = size(config.width, columns, 0.4)
+    end
     api.nvim_win_set_width(0, w)
     vim.wo.winfixwidth = config.width ~= nil
   elseif kind == "horizontal" then
