@@ -1709,4 +1709,73 @@ test("a reply stopped at the size limit is marked and said so", function()
   assert(ok, err)
 end)
 
+-- limit_file_size sets the daemon's limit on the size of the files it
+-- writes (RLIMIT_FSIZE), as prlimit(1) does: past it a write fails as on
+-- a full disk. nil lifts the limit.
+local function limit_file_size(pid, bytes)
+  local ffi = require("ffi")
+  pcall(ffi.cdef, [[
+    struct tinychat_rlimit { unsigned long cur; unsigned long max; };
+    int prlimit(int pid, int resource, const struct tinychat_rlimit *new, struct tinychat_rlimit *old);
+  ]])
+  local unlimited = ffi.cast("unsigned long", -1)
+  local lim = ffi.new("struct tinychat_rlimit", { bytes or unlimited, unlimited })
+  eq(0, ffi.C.prlimit(pid, 1, lim, nil), "prlimit RLIMIT_FSIZE")
+end
+
+test("a full disk (-32006): the reply stays shown and the user is told plainly; the next message comes back", function()
+  local tinychat = require("tinychat")
+  local config = tinychat.config
+  local store = vim.fn.tempname() .. ".db"
+  rpc.stop({ wait = 2000 })
+  wait(function()
+    return not rpc.running()
+  end, "the daemon to stop")
+  tinychat.setup({ cmd = { daemon, "serve", "--db", store }, provider = "echo" })
+  local ok, err = pcall(function()
+    use_model("openai")
+    chat_win()
+    -- The session shown is in the other store: start one in this one.
+    local before = chat.session_id()
+    vim.cmd("TinyChatNew")
+    wait(function()
+      return chat.session_id() ~= before
+    end, "a new session")
+    send("a first turn")
+    notes = {}
+    vim.cmd("TinyChat slow 100")
+    wait(function()
+      return H.last_reply():find("w1 ", 1, true) ~= nil
+    end, "the reply streaming")
+    local largest = 0
+    for _, f in ipairs({ store, store .. "-wal" }) do
+      local st = uv.fs_stat(f)
+      largest = math.max(largest, st and st.size or 0)
+    end
+    limit_file_size(rpc.pid(), largest + 8 * 1024)
+    H.wait_idle(15000)
+    eq(vim.trim(words("w", 100)), H.last_reply(), "the whole reply, not marked")
+    local note = truthy(noted("not yet saved", vim.log.levels.ERROR), "an error: " .. vim.inspect(notes))
+    truthy(note.msg:find("store", 1, true) and note.msg:find("disk", 1, true), note.msg)
+    eq("end", chat.last().stopReason, "it ended well")
+    notes = {}
+    send("refused for now")
+    local lines = H.chat_lines()
+    eq({ "## You", "", "refused for now" }, vim.list_slice(lines, #lines - 2), "the message back in the draft")
+    truthy(noted("back in the draft", vim.log.levels.ERROR), "said: " .. vim.inspect(notes))
+    limit_file_size(rpc.pid(), nil)
+    clear_draft()
+  end)
+  rpc.stop({ wait = 2000 })
+  wait(function()
+    return not rpc.running()
+  end, "the daemon to stop")
+  tinychat.config = config
+  vim.fn.delete(store)
+  vim.fn.delete(store .. "-wal")
+  vim.fn.delete(store .. "-shm")
+  assert(ok, err)
+  use_model("echo")
+end)
+
 H.run()

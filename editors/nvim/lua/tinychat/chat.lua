@@ -1244,12 +1244,12 @@ local function finish(turn, err, result)
     local kept = text ~= "" or reasoning ~= "" or #turn.calls > 0
     if err.code == STORE_FULL and kept and type(data.stopReason) == "string" then
       -- The reply ended, maybe well, and the daemon could not save it.
-      ending = ending_of(data.stopReason) or ENDINGS.error
+      ending = ending_of(data.stopReason)
       info.stopReason = data.stopReason
       notify(
         "tinychat: "
           .. tostring(err.message)
-          .. ". The reply is shown here; the daemon keeps it and saves it once the disk has room (it is lost if the daemon exits first). Until then it takes no new message.",
+          .. ". The reply is shown here but not yet saved: it is lost if the daemon exits before the disk has room, and until it is saved no new message is taken.",
         levels.ERROR
       )
     elseif err.code == STORE_FULL then
