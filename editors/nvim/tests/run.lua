@@ -1778,4 +1778,29 @@ test("a full disk (-32006): the reply stays shown and the user is told plainly; 
   use_model("echo")
 end)
 
+test(":TinyChatCancel with no reply drops commands held up by a picker never answered", function()
+  chat_win()
+  picker(function()
+    return false
+  end, function(asked)
+    vim.cmd("TinyChatSessions")
+    wait(function()
+      return #asked == 1
+    end, "the picker")
+    vim.cmd("TinyChatNew")
+    eq(2, chat.pending(), "the picker's command and the one after it")
+    notes = {}
+    vim.cmd("TinyChatCancel")
+    eq(0, chat.pending(), "none left")
+    truthy(noted("2 commands dropped"), vim.inspect(notes))
+    asked[1].answer(nil)
+  end)
+  local before = chat.session_id()
+  vim.cmd("TinyChatNew")
+  wait(function()
+    return chat.session_id() ~= before
+  end, "the next command runs")
+  H.wait_idle()
+end)
+
 H.run()

@@ -18,6 +18,7 @@ local rpc = require("tinychat.rpc")
 local M = {}
 
 local api = vim.api
+local uv = vim.uv or vim.loop
 local ns = api.nvim_create_namespace("tinychat")
 -- Virtual text that is not the session's: a reply's progress (waiting,
 -- retrying) and its usage, on its "## Assistant" heading.
@@ -503,8 +504,19 @@ local function draft_lines(lines, heading)
   return vim.trim(table.concat(out, "\n"))
 end
 
+local last_redraw = 0
+
 local function status_changed()
+  last_redraw = uv.now()
   pcall(vim.cmd, "redrawstatus!")
+end
+
+-- status_grew redraws the statuslines for a reply that grew, at most
+-- five times a second.
+local function status_grew()
+  if uv.now() - last_redraw >= 200 then
+    status_changed()
+  end
 end
 
 -- Commands run one at a time, in the order given: one issued while an
@@ -926,6 +938,7 @@ local function append(turn, text)
   turn.text = turn.text .. text
   if text ~= "" then
     started(turn)
+    status_grew()
   end
   if turn.buf ~= S.buf or not valid_buf() or text == "" then
     return
@@ -1487,7 +1500,16 @@ end
 function M.cancel()
   local turn = S.turn
   if not turn or not turn.id then
-    notify("tinychat: no reply in progress")
+    -- A command stuck (a picker that never answered) would hold up every
+    -- later one: drop them all.
+    local n = M.pending()
+    S.queue, S.running = {}, false
+    if n > 0 then
+      notify(string.format("tinychat: no reply in progress; %d command%s dropped", n, n == 1 and "" or "s"))
+      status_changed()
+    else
+      notify("tinychat: no reply in progress")
+    end
     return
   end
   rpc.notify("$/cancelRequest", { id = turn.id })

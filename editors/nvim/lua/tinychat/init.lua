@@ -355,7 +355,7 @@ function M.export(format, file, force)
           notify("tinychat: exported to " .. path)
           done()
         end
-        if force or not (vim.loop.fs_stat(path)) then
+        if force or not (vim.uv or vim.loop).fs_stat(path) then
           return write()
         end
         vim.ui.select({ "Overwrite", "Cancel" }, {
