@@ -154,6 +154,10 @@ test("the window stays where the user moved it while a reply streams; a message 
       at_end = { vim.api.nvim_win_get_cursor(0), H.last_reply() }
     end,
   })
+  -- The chat is shown at once, though a reply streams.
+  vim.cmd("wincmd p")
+  vim.cmd("TinyChat")
+  eq(chat.bufnr(), vim.api.nvim_get_current_buf(), "focused while streaming")
   -- One reply at a time: the next waits for it.
   notes = {}
   vim.cmd("TinyChat not now")
@@ -1713,7 +1717,13 @@ end)
 -- writes (RLIMIT_FSIZE), as prlimit(1) does: past it a write fails as on
 -- a full disk. nil lifts the limit.
 local function limit_file_size(pid, bytes)
-  local ffi = require("ffi")
+  local has_ffi, ffi = pcall(require, "ffi")
+  if not has_ffi then
+    -- A Neovim built with PUC Lua: util-linux's prlimit does the same.
+    vim.fn.system({ "prlimit", "--pid", tostring(pid), "--fsize=" .. (bytes and tostring(bytes) or "unlimited") })
+    eq(0, vim.v.shell_error, "prlimit --fsize")
+    return
+  end
   pcall(ffi.cdef, [[
     struct tinychat_rlimit { unsigned long cur; unsigned long max; };
     int prlimit(int pid, int resource, const struct tinychat_rlimit *new, struct tinychat_rlimit *old);

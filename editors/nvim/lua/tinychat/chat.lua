@@ -805,8 +805,13 @@ local function open_now(cb)
   ensure_loaded(cb)
 end
 
--- open is :TinyChat without a message outside the chat buffer.
+-- open is :TinyChat without a message outside the chat buffer. A chat
+-- that holds its session is shown at once, even while commands wait.
 function M.open()
+  if S.loaded and valid_buf() then
+    show()
+    return
+  end
   M.enqueue(function(done)
     open_now(done)
   end)
