@@ -49,6 +49,7 @@ timeout 120 nvim --headless -u NONE -i NONE -n --cmd "set rtp^=$here" \
 rc=$?
 case $rc in
 0) ;;
+1) echo "the Neovim plugin's tests failed: see the \"not ok\" lines above" ;;
 124) echo "the test run hung and was killed after 120 s" ;;
 *) echo "nvim exited with status $rc" ;;
 esac
