@@ -188,7 +188,7 @@ func (e *env) rootCommand() *cobra.Command {
 
 	root.AddCommand(e.askCommand(), e.chatCommand(), e.sessionsCommand(), e.exportCommand(), e.importCommand(),
 		e.renameCommand(), e.rmCommand(), e.searchCommand(), e.modelsCommand(), e.configCommand(),
-		e.serveCommand(), e.versionCommand())
+		e.serveCommand(), e.acpCommand(), e.versionCommand())
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
 		c.Flags().SortFlags = false

@@ -65,11 +65,25 @@ func toolsOf(cfg *providers.Config, log *slog.Logger) (*tools.Manager, tools.Pol
 // iterations a run, alternating).
 const gcPercent = 50
 
-func (e *env) serve(f *serveFlags) error {
-	log, handler, err := e.logger(slog.LevelInfo, false)
-	if err != nil {
-		return err
-	}
+// backend is what the long-running faces, the daemon and the ACP agent,
+// run turns on: the store, the providers, the tools and their policy, as
+// the flags, the configuration file and the environment set them.
+type backend struct {
+	store    *session.Store
+	reg      *providers.Registry
+	cfg      *providers.Config
+	tools    *tools.Manager
+	policy   tools.Policy
+	settings chat.Settings
+	// ctx ends, with the store's error as its cause, when the store cannot
+	// be opened.
+	ctx  context.Context
+	stop context.CancelCauseFunc
+}
+
+// startBackend opens the store, on another thread (requests that need it
+// wait for it), and reads the configuration. Close the backend when done.
+func (e *env) startBackend(log *slog.Logger, limits *limitFlags) (*backend, error) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
@@ -80,44 +94,64 @@ func (e *env) serve(f *serveFlags) error {
 	// cannot be opened stops the daemon (below).
 	path, err := e.dbPath()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	store := session.Start(path)
-	defer store.Close()
-	reg, cfg, err := e.registry(log, &f.limitFlags, func(provider string, attempt int, wait time.Duration, err error) {
+	b := &backend{store: session.Start(path)}
+	b.reg, b.cfg, err = e.registry(log, limits, func(provider string, attempt int, wait time.Duration, err error) {
 		log.Warn("retrying provider request", "provider", provider, "attempt", attempt, "wait", wait.Round(time.Millisecond), "error", err)
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		b.tools, b.policy, err = toolsOf(b.cfg, log)
 	}
-	toolbox, policy, err := toolsOf(cfg, log)
 	if err != nil {
-		return err
+		b.store.Close()
+		return nil, err
 	}
-	defer toolbox.Close()
-	ctx, stop := context.WithCancelCause(context.Background())
-	defer stop(nil)
+	b.settings = chat.ConfigSettings(b.reg, b.cfg)
+	b.ctx, b.stop = context.WithCancelCause(context.Background())
 	go func() {
-		if err := store.Ready(); err != nil {
-			stop(err)
+		if err := b.store.Ready(); err != nil {
+			b.stop(err)
 		}
 	}()
-	log.Info("tinychat serving", "version", version, "db", store.Path(), "jsonl", f.jsonl)
+	return b, nil
+}
 
-	code := rpc.Serve(ctx, e.stdin, e.stdout, rpc.Options{
+// close stops the MCP servers and closes the store. It returns the store's
+// error if it could not be opened.
+func (b *backend) close() error {
+	b.stop(nil)
+	b.tools.Close()
+	err := b.store.Ready()
+	b.store.Close()
+	return err
+}
+
+func (e *env) serve(f *serveFlags) error {
+	log, handler, err := e.logger(slog.LevelInfo, false)
+	if err != nil {
+		return err
+	}
+	b, err := e.startBackend(log, &f.limitFlags)
+	if err != nil {
+		return err
+	}
+	log.Info("tinychat serving", "version", version, "db", b.store.Path(), "jsonl", f.jsonl)
+
+	code := rpc.Serve(b.ctx, e.stdin, e.stdout, rpc.Options{
 		JSONL:          f.jsonl,
 		MaxMessageSize: f.maxSize,
-		Store:          store,
-		Providers:      reg,
-		MaxReplyBytes:  cfg.MaxReplyBytes,
-		Settings:       chat.ConfigSettings(reg, cfg),
-		Tools:          toolbox,
-		Policy:         policy,
+		Store:          b.store,
+		Providers:      b.reg,
+		MaxReplyBytes:  b.cfg.MaxReplyBytes,
+		Settings:       b.settings,
+		Tools:          b.tools,
+		Policy:         b.policy,
 		Version:        version,
 		Logger:         log,
 		LogHandler:     handler,
 	})
-	if err := store.Ready(); err != nil {
+	if err := b.close(); err != nil {
 		return err
 	}
 	if code != 0 {

@@ -89,6 +89,9 @@ type Request struct {
 	// Permit asks the user before a tool runs; nil when no one can be
 	// asked, and the policy decides alone.
 	Permit Permit
+	// Tools, when set, are the turn's tools instead of the Engine's: an
+	// ACP session's, which has MCP servers of its own.
+	Tools Toolbox
 }
 
 // Result is a turn that ended well.
@@ -173,6 +176,7 @@ type Turn struct {
 	workspace string
 	prov      providers.Provider
 	req       providers.Request
+	box       Toolbox               // where the tools come from
 	tools     map[string]tools.Tool // offered, by name
 	permit    Permit
 	user      session.Message
@@ -234,7 +238,10 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.SessionID, t.workspace, t.permit = sess.ID, sess.Workspace, r.Permit
+	t.SessionID, t.workspace, t.permit, t.box = sess.ID, sess.Workspace, r.Permit, e.Tools
+	if r.Tools != nil {
+		t.box = r.Tools
+	}
 
 	history, err := e.Store.Messages(ctx, sess.ID)
 	if err != nil {

@@ -72,7 +72,7 @@ const maxOutputEvent = 2 << 10
 // workspace that the policy does not deny. A source that could not be
 // reached is logged, not fatal.
 func (t *Turn) offer(ctx context.Context) {
-	box := t.engine.Tools
+	box := t.box
 	if box == nil {
 		return
 	}
@@ -113,7 +113,7 @@ func (t *Turn) runCalls(ctx context.Context, calls []providers.ToolCall, onEvent
 			t.progress.setCall(i, CallRunning, "")
 			call = t.callEvent(i)
 			onEvent(Event{Kind: ToolCallEvent, Call: &call})
-			res, err = t.engine.Tools.Call(ctx, t.workspace, pc.Name, json.RawMessage(pc.Arguments))
+			res, err = t.box.Call(ctx, t.workspace, pc.Name, json.RawMessage(pc.Arguments))
 			if ctx.Err() != nil {
 				return results, ctx.Err()
 			}

@@ -24,6 +24,9 @@ import (
 type Manager struct {
 	log     *slog.Logger
 	servers []*server // by name
+	// own are the servers this Manager started and Close stops: all of
+	// servers, but for a Manager made by With.
+	own []*server
 	// stop is done when Close is called; it cancels starts under way.
 	stop   context.Context
 	cancel context.CancelFunc
@@ -55,19 +58,21 @@ func NewManager(servers map[string]ServerConfig, log *slog.Logger) *Manager {
 	for _, name := range slices.Sorted(maps.Keys(servers)) {
 		m.servers = append(m.servers, &server{name: name, cfg: servers[name], log: log, stop: m.stop, lock: make(chan struct{}, 1)})
 	}
+	m.own = m.servers
 	return m
 }
 
-// Close stops the stdio servers (closing their stdin, then, if they do not
-// exit within seconds, signalling them) and disconnects from the HTTP
-// ones. It returns the failures of servers that did not exit cleanly.
+// Close stops the stdio servers that m started (closing their stdin, then,
+// if they do not exit within seconds, signalling them) and disconnects from
+// the HTTP ones; those a Manager made by With shares are left to the
+// Manager it was made from. It returns the failures of servers that did not exit cleanly.
 // After Close, the MCP servers are reported as problems by Tools, and
 // calls of their tools fail.
 func (m *Manager) Close() error {
 	m.cancel()
-	errs := make([]error, len(m.servers))
+	errs := make([]error, len(m.own))
 	var wg sync.WaitGroup
-	for i, s := range m.servers {
+	for i, s := range m.own {
 		wg.Go(func() { errs[i] = s.close() })
 	}
 	wg.Wait()
