@@ -20,6 +20,7 @@ import (
 	acp "github.com/coder/acp-go-sdk"
 
 	"github.com/tinychat/tinychat/chat"
+	"github.com/tinychat/tinychat/session"
 	"github.com/tinychat/tinychat/tools"
 )
 
@@ -73,8 +74,25 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 		if s.tools != nil {
 			errs = append(errs, s.tools.Close())
 		}
+		if s.made {
+			a.dropIfEmpty(s.id)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// dropIfEmpty removes a session that session/new made and no turn used:
+// clients make one for every chat panel they open, and an empty session
+// would stand in the lists of every editor.
+func (a *agent) dropIfEmpty(id string) {
+	ctx := context.Background()
+	sess, err := a.opts.Engine.Store.Session(ctx, id)
+	if err == nil && sess.MessageCount == 0 {
+		err = a.opts.Engine.Store.Delete(ctx, id)
+	}
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		a.log.Warn("removing an empty session", "session", id, "error", err)
+	}
 }
 
 // agent implements acp.Agent and acp.AgentLoader.

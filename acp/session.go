@@ -35,6 +35,9 @@ type acpSession struct {
 	// provider and model are those the client chose through
 	// session/set_config_option; "" leaves them to chat's precedence.
 	provider, model string
+	// made is set for a session made by session/new on this connection:
+	// one still empty when the connection ends is removed.
+	made bool
 	// tools are the configuration's with the MCP servers the client gave
 	// for the session; nil when it gave none.
 	tools *tools.Manager
@@ -68,6 +71,9 @@ func (a *agent) NewSession(ctx context.Context, p acp.NewSessionRequest) (acp.Ne
 		return acp.NewSessionResponse{}, toRequestError(err)
 	}
 	s := a.add(sess, box)
+	a.mu.Lock()
+	s.made = true
+	a.mu.Unlock()
 	return acp.NewSessionResponse{SessionId: acp.SessionId(s.id), ConfigOptions: a.configOptions(ctx, s)}, nil
 }
 
