@@ -39,6 +39,9 @@ func (e *env) acp(f *limitFlags) error {
 		return err
 	}
 	log.Info("tinychat serving ACP", "version", version, "db", b.store.Path())
+	// The ACP connection logs through the default logger: to stderr too,
+	// never stdout.
+	slog.SetDefault(log)
 	engine := &chat.Engine{Store: b.store, Providers: b.reg, Tools: b.tools, Policy: b.policy,
 		MaxReplyBytes: b.cfg.MaxReplyBytes, Logger: log}
 	serr := acp.Serve(b.ctx, e.stdin, e.stdout, acp.Options{Engine: engine, Settings: b.settings, Tools: b.tools,

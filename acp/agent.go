@@ -49,8 +49,10 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 	}
 	a := &agent{opts: opts, log: opts.Logger, sessions: map[string]*acpSession{}, models: map[string][]string{}}
 	a.idle.L = &a.mu
+	// The connection logs through slog's default logger (its SetLogger
+	// would race with the reader it has started): the command sets that
+	// one to its stderr log.
 	a.conn = acp.NewAgentSideConnection(a, out, in)
-	a.conn.SetLogger(opts.Logger)
 	select {
 	case <-a.conn.Done():
 	case <-ctx.Done():
