@@ -281,7 +281,7 @@ func TestModelsAndConfig(t *testing.T) {
 func TestHelp(t *testing.T) {
 	c := newCLI(t)
 	root := c.ok("", "--help")
-	if !strings.HasPrefix(root, "Usage: tinychat [COMMAND] [flags] [ARGS]...\n") || !strings.Contains(root, "\nCommands:\n  ask ") ||
+	if !strings.HasPrefix(root, "Usage: tinychat [COMMAND] [flags] [ARGS]...\n") || !strings.Contains(root, "\nCommands:\n  acp ") || !strings.Contains(root, "\n  ask ") ||
 		!strings.Contains(root, "cat main.go | tinychat ask") || strings.Contains(root, "--jsonl") {
 		t.Errorf("tinychat --help:\n%s", root)
 	}
@@ -289,6 +289,7 @@ func TestHelp(t *testing.T) {
 		t.Errorf("tinychat help differs from --help:\n%s", help)
 	}
 	for cmd, usage := range map[string]string{
+		"acp":      "docs/acp.md",
 		"ask":      "Usage: tinychat ask [flags] [MESSAGE]... [-]",
 		"export":   "Usage: tinychat export [flags] [SESSION]",
 		"import":   "Usage: tinychat import [flags] FILE|-",
