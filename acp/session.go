@@ -169,8 +169,14 @@ func (a *agent) SetSessionConfigOption(ctx context.Context, p acp.SetSessionConf
 			return acp.SetSessionConfigOptionResponse{}, invalidParams("value", "unknown provider %q: want one of %s",
 				value, strings.Join(a.opts.Engine.Providers.Names(), ", "))
 		}
+		// The provider's default model, said outright: left empty, a turn
+		// would take the model the session last used with that provider.
+		model := ""
+		if p, err := a.opts.Engine.Providers.Get(value); err == nil {
+			model = p.DefaultModel()
+		}
 		a.mu.Lock()
-		s.provider, s.model = value, ""
+		s.provider, s.model = value, model
 		a.mu.Unlock()
 	case optionModel:
 		if value == "" {

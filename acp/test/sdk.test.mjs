@@ -133,6 +133,18 @@ test("set_config_option picks the provider and the model; the fake OpenAI provid
   assert.equal(reply.model, "test-model-large", "the model chosen through set_config_option answered");
   assert.equal(reply.reasoning, "t0 t1 t2 ");
 
+  // Choosing the provider again gives its default model, and the next
+  // turn uses the model the option shows, not the session's last one.
+  const again = await a.agent.request(acp.methods.agent.session.setConfigOption, {
+    sessionId: s.sessionId,
+    configId: "provider",
+    value: "openai",
+  });
+  const shownModel = option(again.configOptions, "model").currentValue;
+  assert.notEqual(shownModel, "test-model-large");
+  await a.agent.request(acp.methods.agent.session.prompt, { sessionId: s.sessionId, prompt: [{ type: "text", text: "again" }] });
+  assert.equal(exported(s.sessionId, fakeEnv).messages[3].model, shownModel);
+
   // Back to echo: the next turn is echo's.
   const back = await a.agent.request(acp.methods.agent.session.setConfigOption, {
     sessionId: s.sessionId,
@@ -144,7 +156,7 @@ test("set_config_option picks the provider and the model; the fake OpenAI provid
     sessionId: s.sessionId,
     prompt: [{ type: "text", text: "now echo" }],
   });
-  assert.equal(exported(s.sessionId, fakeEnv).messages[3].provider, "echo");
+  assert.equal(exported(s.sessionId, fakeEnv).messages[5].provider, "echo");
 
   await assert.rejects(
     a.agent.request(acp.methods.agent.session.setConfigOption, { sessionId: s.sessionId, configId: "provider", value: "nope" }),
