@@ -190,6 +190,31 @@ test("session/cancel ends the turn with stopReason cancelled, the partial reply 
   await a.close();
 });
 
+test("a prompt sent while a turn runs cancels that turn, and runs once it is saved", async () => {
+  const ws = folder("ws-overlap");
+  const a = start(fakeEnv);
+  await initialize(a.agent);
+  const s = await a.agent.request(acp.methods.agent.session.new, { cwd: ws, mcpServers: [] });
+  const first = a.agent.request(acp.methods.agent.session.prompt, { sessionId: s.sessionId, prompt: [{ type: "text", text: "slow 200" }] });
+  for (let i = 0; i < 200 && textOf(a.updates(s.sessionId), "agent_message_chunk") === ""; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const second = a.agent.request(acp.methods.agent.session.prompt, { sessionId: s.sessionId, prompt: [{ type: "text", text: "the next one" }] });
+  assert.equal((await first).stopReason, "cancelled");
+  assert.equal((await second).stopReason, "end_turn");
+  const msgs = exported(s.sessionId, fakeEnv).messages;
+  assert.deepEqual(
+    msgs.map((m) => [m.role, m.role === "user" ? m.content : m.interrupted === true]),
+    [
+      ["user", "slow 200"],
+      ["assistant", true],
+      ["user", "the next one"],
+      ["assistant", false],
+    ],
+  );
+  await a.close();
+});
+
 test("a tool call asks session/request_permission; allowed, it runs and its result reaches the model", async () => {
   const ws = folder("ws-tool");
   writeFileSync(join(ws, "notes.txt"), "the secret word is pelican\n");
