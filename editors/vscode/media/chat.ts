@@ -4,7 +4,11 @@
 // as blocks between its texts, where it made them, and an approval card for
 // a call waiting for the user), and sends the prompt box and the user's
 // answers back. Tool arguments and output are untrusted: they go in as
-// text, never as markup.
+// text, never as markup. The transcript follows the latest message while
+// the user is at its end (and from the moment they send), and offers a
+// jump back to it when they scroll up; messages sent while a reply
+// streams wait in a queue the extension keeps; code blocks' buttons ask
+// the extension to copy, insert or apply their code.
 
 import type { Ask, FromWebview, Item, PanelCommand, ToWebview, ToolView } from '../src/messages';
 import type { PermissionOption } from '../src/protocol';
@@ -26,6 +30,8 @@ const form = byId<HTMLFormElement>('prompt');
 const input = byId<HTMLTextAreaElement>('input');
 const sendButton = byId<HTMLButtonElement>('send');
 const stopButton = byId<HTMLButtonElement>('stop');
+const latestButton = byId<HTMLButtonElement>('latest');
+const queueBox = byId<HTMLElement>('queue');
 
 /** An item, its element, and whether it is still to be drawn. */
 interface Entry {
@@ -45,6 +51,12 @@ const answered = new Set<string>();
 const items = new Map<string, Entry>();
 let streaming = false;
 let frame = 0;
+/** Show images from the network in replies (tinychat.allowRemoteImages). */
+let remoteImages = false;
+/** The transcript keeps its end in view: the user is at its end, or has just sent a message. */
+let follow = true;
+/** Set while the script scrolls the transcript, so that the scroll is not taken for the user's. */
+let scrolling = false;
 
 function byId<T extends HTMLElement>(id: string): T {
 	return document.getElementById(id) as T;
@@ -54,6 +66,7 @@ function post(msg: FromWebview): void {
 	vscode.postMessage(msg);
 }
 
+const idlePlaceholder = input.placeholder;
 input.value = vscode.getState()?.draft ?? '';
 
 form.addEventListener('submit', (e) => {
@@ -75,18 +88,95 @@ input.addEventListener('input', () => vscode.setState({ draft: input.value }));
 
 stopButton.addEventListener('click', () => post({ type: 'cancel' }));
 
+latestButton.addEventListener('click', () => {
+	follow = true;
+	toEnd();
+	input.focus();
+});
+
+transcript.addEventListener('scroll', () => {
+	if (scrolling) {
+		return;
+	}
+	follow = atEnd();
+	latestButton.hidden = follow;
+});
+
+// A code block's buttons: the code is the block's text, as the reply has it.
+transcript.addEventListener('click', (e) => {
+	const button = (e.target as HTMLElement).closest<HTMLButtonElement>('.code-block button[data-action]');
+	const block = button?.closest<HTMLElement>('.code-block');
+	if (!button || !block) {
+		return;
+	}
+	const action = button.dataset.action as 'copy' | 'insert' | 'apply';
+	post({ type: 'code', action, code: block.querySelector('pre code')?.textContent ?? '', language: block.dataset.language ?? '' });
+	if (action === 'copy') {
+		button.textContent = 'Copied';
+		setTimeout(() => {
+			button.textContent = 'Copy';
+		}, 2000);
+	}
+});
+
 for (const b of document.querySelectorAll<HTMLButtonElement>('[data-command]')) {
 	b.addEventListener('click', () => post({ type: 'command', command: b.dataset.command as PanelCommand }));
 }
 
+/**
+ * submit sends the prompt box's message; while a reply streams the
+ * extension queues it, and it goes when the reply ends. Either way the
+ * transcript follows again, so that the message and its reply are seen.
+ */
 function submit(): void {
 	const text = input.value;
-	if (streaming || !text.trim()) {
+	if (!text.trim()) {
 		return;
 	}
 	input.value = '';
 	vscode.setState({ draft: '' });
+	follow = true;
+	toEnd();
 	post({ type: 'send', text });
+}
+
+function atEnd(): boolean {
+	return transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
+}
+
+/** toEnd scrolls the transcript to its end. */
+function toEnd(): void {
+	scrolling = true;
+	latestButton.hidden = true;
+	transcript.scrollTop = transcript.scrollHeight;
+	// The scroll event of this change comes after this task.
+	requestAnimationFrame(() => {
+		scrolling = false;
+	});
+}
+
+/** showQueue lists the messages waiting for the streaming reply to end, each with a button that takes it back. */
+function showQueue(texts: string[]): void {
+	queueBox.hidden = texts.length === 0;
+	const head = document.createElement('div');
+	head.className = 'queue-head';
+	head.textContent = texts.length === 1 ? 'Queued: sent when this reply ends' : `${texts.length} queued: sent one by one when this reply ends`;
+	const rows = texts.map((text, index) => {
+		const row = document.createElement('div');
+		row.className = 'queued';
+		const t = document.createElement('span');
+		t.className = 'queued-text';
+		t.textContent = text;
+		const remove = document.createElement('button');
+		remove.type = 'button';
+		remove.className = 'link';
+		remove.textContent = 'Edit';
+		remove.title = 'Take this message out of the queue, back into the prompt box';
+		remove.addEventListener('click', () => post({ type: 'unqueue', index }));
+		row.append(t, remove);
+		return row;
+	});
+	queueBox.replaceChildren(head, ...rows);
 }
 
 window.addEventListener('message', (e: MessageEvent<ToWebview>) => {
@@ -97,15 +187,24 @@ window.addEventListener('message', (e: MessageEvent<ToWebview>) => {
 			transcript.replaceChildren();
 			title.textContent = msg.title;
 			model.textContent = msg.model;
+			remoteImages = msg.remoteImages;
 			for (const item of msg.items) {
 				add(item);
 			}
 			setStreaming(msg.streaming);
+			showQueue(msg.queue);
+			follow = true;
 			flush();
-			transcript.scrollTop = transcript.scrollHeight;
+			return;
+		case 'queue':
+			showQueue(msg.texts);
 			return;
 		case 'add':
 			add(msg.item);
+			// A message sent (from here, a command or the queue) is seen, and so is its reply.
+			if (msg.item.role === 'user') {
+				follow = true;
+			}
 			flush();
 			return;
 		case 'append': {
@@ -140,10 +239,9 @@ window.addEventListener('message', (e: MessageEvent<ToWebview>) => {
 			model.textContent = msg.label;
 			return;
 		case 'restorePrompt':
-			if (!input.value.trim()) {
-				input.value = msg.text;
-				vscode.setState({ draft: msg.text });
-			}
+			// Ahead of what the user has typed since, which stays.
+			input.value = input.value.trim() ? `${msg.text}\n\n${input.value}` : msg.text;
+			vscode.setState({ draft: input.value });
 			focusInput();
 			return;
 		case 'focus':
@@ -157,6 +255,7 @@ function setStreaming(on: boolean): void {
 	sendButton.hidden = on;
 	stopButton.hidden = !on;
 	document.body.classList.toggle('streaming', on);
+	input.placeholder = on ? 'tinychat is replying: Enter queues your message until the reply ends (Escape stops it)' : idlePlaceholder;
 	if (!on) {
 		focusInput();
 	}
@@ -188,7 +287,6 @@ function flush(): void {
 		cancelAnimationFrame(frame);
 		frame = 0;
 	}
-	const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
 	for (const entry of items.values()) {
 		if (entry.dirty) {
 			draw(entry);
@@ -201,8 +299,10 @@ function flush(): void {
 		empty.textContent = 'Ask anything. Replies stream here, and the session is shared with every editor that uses tinychat in this folder.';
 		transcript.append(empty);
 	}
-	if (atBottom) {
-		transcript.scrollTop = transcript.scrollHeight;
+	if (follow) {
+		toEnd();
+	} else {
+		latestButton.hidden = atEnd();
 	}
 }
 
@@ -225,6 +325,13 @@ function draw(entry: Entry): void {
 		meta.className = 'meta';
 		meta.textContent = item.meta;
 		head.append(meta);
+	}
+	if (item.usage) {
+		const usage = document.createElement('span');
+		usage.className = 'usage';
+		usage.textContent = `${item.usage.inputTokens.toLocaleString('en-US')} in · ${item.usage.outputTokens.toLocaleString('en-US')} out`;
+		usage.title = 'Tokens: read by the model (the whole conversation), written in this reply';
+		head.append(usage);
 	}
 
 	const body = document.createElement('div');
@@ -252,6 +359,12 @@ function draw(entry: Entry): void {
 		parts.push(thinking(entry, reasoningNow));
 	}
 	parts.push(body);
+	if (item.streaming && item.progress) {
+		const progress = document.createElement('div');
+		progress.className = 'progress';
+		progress.textContent = item.progress;
+		parts.push(progress);
+	}
 	if (item.stopped) {
 		const note = document.createElement('div');
 		note.className = 'note stop';
@@ -265,6 +378,12 @@ function draw(entry: Entry): void {
 		note.textContent = 'Interrupted: this reply was cut short.';
 		parts.push(note);
 	}
+	for (const text of item.notes ?? []) {
+		const note = document.createElement('div');
+		note.className = 'note warn';
+		note.textContent = text;
+		parts.push(note);
+	}
 	el.replaceChildren(...parts);
 }
 
@@ -272,6 +391,7 @@ const stopNotes: Record<NonNullable<Item['stopped']>, string> = {
 	refusal: 'The model declined to answer.',
 	content_filter: "Stopped by the provider's content filter.",
 	max_tool_steps: 'Stopped at the limit of tool steps: the tools the model called last were not run.',
+	max_size: "Stopped at the size limit of a reply (the daemon's max_reply_bytes): the rest was not asked for.",
 };
 
 /**
@@ -293,7 +413,7 @@ function reply(entry: Entry, body: HTMLElement): void {
 		}
 		if (t.trim()) {
 			const tpl = document.createElement('template');
-			tpl.innerHTML = renderMarkdown(t);
+			tpl.innerHTML = renderMarkdown(t, { remoteImages });
 			body.append(tpl.content);
 		}
 		at = end;
@@ -429,7 +549,7 @@ function thinking(entry: Entry, reasoningNow: boolean): HTMLElement {
 	});
 	const text = document.createElement('div');
 	text.className = 'reasoning markdown';
-	text.innerHTML = renderMarkdown(entry.item.reasoning ?? '');
+	text.innerHTML = renderMarkdown(entry.item.reasoning ?? '', { remoteImages });
 	details.append(summary, text);
 	return details;
 }

@@ -13,11 +13,13 @@ import type {
 	ExportFormat,
 	InitializationOptions,
 	InitializeResult,
+	LogMessage,
 	Message,
 	PermissionOutcome,
 	PermissionRequest,
 	ProviderInfo,
 	SendParams,
+	SearchHit,
 	SendResult,
 	Session,
 	ToolCallUpdate,
@@ -43,6 +45,8 @@ export interface ClientOptions {
 	initializationOptions?: InitializationOptions;
 	/** Receives the daemon's stderr (its log) as it arrives. */
 	onLog?: (text: string) => void;
+	/** Receives the daemon's window/logMessage notifications: its warnings (a provider request retried) and errors. */
+	onLogMessage?: (msg: LogMessage) => void;
 	/** Told when the daemon exits without being asked to; the next call starts a new one. */
 	onCrash?: (crash: Crash) => void;
 }
@@ -130,6 +134,7 @@ class Daemon {
 	constructor(
 		readonly proc: ChildProcess,
 		onLog: ((text: string) => void) | undefined,
+		onLogMessage: ((msg: LogMessage) => void) | undefined,
 	) {
 		const sender: rpc.CancellationSenderStrategy = {
 			// vscode-jsonrpc calls this with each request as it is sent: the
@@ -156,7 +161,7 @@ class Daemon {
 		// The daemon's one request: may this tool call run?
 		this.conn.onRequest('chat/requestPermission', (p: PermissionRequest, token) => this.permission(p, token));
 		// The daemon also writes these lines to stderr, which onLog gets.
-		this.conn.onNotification('window/logMessage', () => undefined);
+		this.conn.onNotification('window/logMessage', (m: LogMessage) => onLogMessage?.(m));
 		this.conn.onError(() => undefined);
 		// A daemon whose connection closed can answer nothing: end it, so
 		// that calls waiting on it settle (through gone) and the next call
@@ -336,7 +341,7 @@ export class Client {
 			env: o.env ?? process.env,
 			stdio: ['pipe', 'pipe', 'pipe'],
 		});
-		const d = new Daemon(proc, o.onLog);
+		const d = new Daemon(proc, o.onLog, o.onLogMessage);
 		d.closed.then((crash) => {
 			if (this.daemon === d) {
 				this.daemon = undefined;
@@ -422,6 +427,22 @@ export class Client {
 
 	getSession(sessionId: string): Promise<{ session: Session; messages: Message[] }> {
 		return this.call('session/get', { sessionId });
+	}
+
+	/** renameSession gives a session a title (not empty). */
+	renameSession(sessionId: string, title: string): Promise<Session> {
+		return this.call('session/rename', { sessionId, title });
+	}
+
+	/** deleteSession deletes a session and its messages. */
+	async deleteSession(sessionId: string): Promise<void> {
+		await this.call('session/delete', { sessionId });
+	}
+
+	/** searchSessions finds the messages that match query, in workspace (else in every workspace). */
+	async searchSessions(query: string, workspace?: string): Promise<SearchHit[]> {
+		const res = await this.call<{ hits: SearchHit[] }>('session/search', { query, workspace });
+		return res.hits;
 	}
 
 	exportSession(params: { sessionId?: string; workspace?: string; format: ExportFormat }): Promise<{ format: ExportFormat; content: string }> {

@@ -8,24 +8,169 @@ import { errorMessage, type Client, type ContextItem, type ExportFormat, type Se
 import { readSettings, updateSetting } from './config';
 import type { ChatPanel } from './panel';
 
-/** pickSession shows the workspace's sessions, newest first, and opens the one chosen. */
-export async function pickSession(client: Client, chat: ChatPanel, workspace: string | undefined): Promise<void> {
-	const sessions = await client.listSessions(workspace);
-	if (sessions.length === 0) {
-		void vscode.window.showInformationMessage('tinychat: this workspace has no sessions yet.');
-		return;
-	}
-	type Pick = vscode.QuickPickItem & { session: Session };
-	const items: Pick[] = sessions.map((s) => ({
+type SessionPick = vscode.QuickPickItem & { session: Session };
+
+const renameButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('edit'), tooltip: 'Rename' };
+const deleteButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('trash'), tooltip: 'Delete' };
+
+function sessionItems(sessions: Session[], chat: ChatPanel): SessionPick[] {
+	return sessions.map((s) => ({
 		label: s.title || '(untitled)',
 		description: [s.id === chat.sessionId ? 'open' : '', s.current ? 'current' : '', `${s.messageCount} messages`].filter(Boolean).join(' · '),
 		detail: `updated ${new Date(s.updatedAt).toLocaleString()}`,
 		session: s,
+		buttons: [renameButton, deleteButton],
 	}));
-	const picked = await vscode.window.showQuickPick(items, { title: 'tinychat sessions', placeHolder: 'Open a session', matchOnDetail: true });
+}
+
+/**
+ * pickSession shows the workspace's sessions, newest first, and opens the
+ * one chosen; each has buttons to rename or delete it, which leave the
+ * list open.
+ */
+export async function pickSession(client: Client, chat: ChatPanel, workspace: string | undefined): Promise<void> {
+	let sessions = await client.listSessions(workspace);
+	if (sessions.length === 0) {
+		void vscode.window.showInformationMessage('tinychat: this workspace has no sessions yet.');
+		return;
+	}
+	const qp = vscode.window.createQuickPick<SessionPick>();
+	qp.title = 'tinychat sessions';
+	qp.placeholder = 'Open a session (the buttons rename or delete it)';
+	qp.matchOnDetail = true;
+	qp.items = sessionItems(sessions, chat);
+	const refresh = async () => {
+		sessions = await client.listSessions(workspace);
+		qp.items = sessionItems(sessions, chat);
+	};
+	/** Set while a button's input box or dialog is up: the quick pick hides for it, and comes back. */
+	let busy = false;
+	const picked = await new Promise<Session | undefined>((resolve) => {
+		qp.onDidTriggerItemButton(async (e) => {
+			busy = true;
+			try {
+				if (e.button === renameButton) {
+					await renameOne(client, chat, e.item.session);
+				} else if (e.button === deleteButton) {
+					await deleteOne(client, chat, e.item.session);
+				}
+				await refresh();
+			} catch (err) {
+				void vscode.window.showErrorMessage(`tinychat: ${errorMessage(err)}`);
+			}
+			busy = false;
+			qp.show();
+		});
+		qp.onDidAccept(() => {
+			resolve(qp.selectedItems[0]?.session);
+			qp.hide();
+		});
+		qp.onDidHide(() => {
+			if (!busy) {
+				resolve(undefined);
+			}
+		});
+		qp.show();
+	});
+	qp.dispose();
 	if (picked) {
 		chat.show();
-		await chat.open(picked.session.id);
+		await chat.open(picked.id, picked.title);
+	}
+}
+
+/** renameOne asks for a session's new title and renames it. */
+async function renameOne(client: Client, chat: ChatPanel, s: Session): Promise<void> {
+	const title = await vscode.window.showInputBox({
+		title: 'Rename the tinychat session',
+		value: s.title,
+		validateInput: (v) => (v.trim() ? undefined : 'A title cannot be empty.'),
+	});
+	if (title === undefined || title.trim() === s.title) {
+		return;
+	}
+	const renamed = await client.renameSession(s.id, title.trim());
+	chat.renamed(renamed.id, renamed.title);
+}
+
+/** deleteOne deletes a session once the user confirms. */
+async function deleteOne(client: Client, chat: ChatPanel, s: Session): Promise<void> {
+	const choice = await vscode.window.showWarningMessage(
+		`Delete the tinychat session "${s.title || '(untitled)'}"?`,
+		{ modal: true, detail: `Its ${s.messageCount} messages are deleted for every editor; this cannot be undone.` },
+		'Delete',
+	);
+	if (choice !== 'Delete') {
+		return;
+	}
+	await client.deleteSession(s.id);
+	chat.deleted(s.id);
+}
+
+/** chooseSession is the session the chat shows, else one the user picks. */
+async function chooseSession(client: Client, chat: ChatPanel, workspace: string | undefined, verb: string): Promise<Session | undefined> {
+	const sessions = await client.listSessions(workspace);
+	const open = sessions.find((s) => s.id === chat.sessionId);
+	if (open) {
+		return open;
+	}
+	if (sessions.length === 0) {
+		void vscode.window.showInformationMessage('tinychat: this workspace has no sessions yet.');
+		return undefined;
+	}
+	const picked = await vscode.window.showQuickPick(sessionItems(sessions, chat).map((i) => ({ ...i, buttons: undefined })), {
+		title: `${verb} a tinychat session`,
+		matchOnDetail: true,
+	});
+	return picked?.session;
+}
+
+/** renameSession renames the session the chat shows (else one the user picks). */
+export async function renameSession(client: Client, chat: ChatPanel, workspace: string | undefined): Promise<void> {
+	const s = await chooseSession(client, chat, workspace, 'Rename');
+	if (s) {
+		await renameOne(client, chat, s);
+	}
+}
+
+/** deleteSession deletes the session the chat shows (else one the user picks), once confirmed. */
+export async function deleteSession(client: Client, chat: ChatPanel, workspace: string | undefined): Promise<void> {
+	const s = await chooseSession(client, chat, workspace, 'Delete');
+	if (s) {
+		await deleteOne(client, chat, s);
+	}
+}
+
+/**
+ * searchSessions asks for a query (words, "a phrase", pre*, OR, NOT: see
+ * session/search), lists the matching messages of the workspace's
+ * sessions, best first, and opens the session of the one chosen.
+ */
+export async function searchSessions(client: Client, chat: ChatPanel, workspace: string | undefined): Promise<void> {
+	const query = await vscode.window.showInputBox({
+		title: 'Search tinychat sessions',
+		prompt: 'Words to find in questions and answers: "a phrase", prefix*, a OR b, a NOT b',
+		validateInput: (v) => (v.trim() ? undefined : 'Type something to find.'),
+	});
+	if (!query?.trim()) {
+		return;
+	}
+	const hits = await client.searchSessions(query, workspace);
+	if (hits.length === 0) {
+		void vscode.window.showInformationMessage(`tinychat: no message in this workspace's sessions matches "${query}".`);
+		return;
+	}
+	const picked = await vscode.window.showQuickPick(
+		hits.map((h) => ({
+			label: h.snippet.replace(/\s+/g, ' '),
+			description: `${h.title || '(untitled)'} · ${h.role === 'user' ? 'you' : 'reply'} · ${new Date(h.createdAt).toLocaleDateString()}`,
+			hit: h,
+		})),
+		{ title: `tinychat: ${hits.length} message${hits.length === 1 ? '' : 's'} match "${query}"`, matchOnDescription: true },
+	);
+	if (picked) {
+		chat.show();
+		await chat.open(picked.hit.sessionId, picked.hit.title);
 	}
 }
 

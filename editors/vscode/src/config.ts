@@ -14,6 +14,8 @@ export interface Settings {
 	system: string;
 	/** Show a reply's reasoning in the chat. */
 	showReasoning: boolean;
+	/** Let replies load images from the network. */
+	allowRemoteImages: boolean;
 	/** Tools (names, `*` globs) allowed to run without asking. */
 	autoApprove: string[];
 }
@@ -27,6 +29,7 @@ export function readSettings(): Settings {
 		temperature: c.get<number | null>('temperature') ?? null,
 		system: c.get<string>('system') ?? '',
 		showReasoning: c.get<boolean>('showReasoning') ?? true,
+		allowRemoteImages: c.get<boolean>('allowRemoteImages') ?? false,
 		autoApprove: (c.get<unknown[]>('tools.autoApprove') ?? []).filter((x): x is string => typeof x === 'string'),
 	};
 }

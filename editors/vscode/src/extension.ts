@@ -1,12 +1,14 @@
-// Wiring: the daemon client, the chat panel, commands, the status bar item
-// and the output channel.
+// Wiring: the daemon client, the chat panel, the code-block actions,
+// commands, the status bar item and the output channel.
 
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 
 import { Client, DaemonError, errorMessage, type Crash } from './client';
-import { exportSession, pickSession, selectModel, selectionContext } from './commands';
+import { CodeActions } from './code';
+import { deleteSession, exportSession, pickSession, renameSession, searchSessions, selectModel, selectionContext } from './commands';
 import { readSettings } from './config';
+import { contextLabel } from './context';
 import { ChatPanel } from './panel';
 
 let client: Client | undefined;
@@ -32,24 +34,36 @@ export function activate(context: vscode.ExtensionContext): void {
 			// The chat answers chat/requestPermission: an approval card, or tinychat.tools.autoApprove.
 			initializationOptions: { permissions: true },
 			onLog: (text) => output.append(text),
+			// A provider request retried shows in the status bar and under the reply.
+			onLogMessage: (m) => chat.logMessage(m.message),
 			onCrash: reportCrash,
 		});
 	client = newClient();
 	const current = () => client!;
 
-	const chat = new ChatPanel(context.extensionUri, current, workspace);
+	const code = new CodeActions();
+	const chat = new ChatPanel(context.extensionUri, current, workspace, code);
 
+	// While a reply streams: what it is doing (waiting for the provider,
+	// retrying, thinking, replying, running a tool); a click stops it.
 	const status = vscode.window.createStatusBarItem('tinychat.streaming', vscode.StatusBarAlignment.Right, 100);
 	status.name = 'tinychat';
-	status.text = '$(loading~spin) tinychat: replying';
-	status.tooltip = 'tinychat is streaming a reply: click to stop it';
 	status.command = 'tinychat.cancel';
-	chat.onDidChangeStreaming((on) => {
-		if (on) {
-			status.show();
-		} else {
+	chat.onDidChangeProgress((what) => {
+		if (what === undefined) {
 			status.hide();
+			return;
 		}
+		const retrying = /^retrying/.test(what);
+		const text = `${retrying ? '$(sync~spin)' : '$(loading~spin)'} tinychat: ${what.length > 60 ? `${what.slice(0, 59)}…` : what}`;
+		if (status.text !== text) {
+			status.text = text;
+			status.tooltip = `tinychat: ${what}. Click to stop the reply.`;
+			status.backgroundColor = retrying ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+		}
+		status.show();
+	});
+	chat.onDidChangeStreaming((on) => {
 		void vscode.commands.executeCommand('setContext', 'tinychat.streaming', on);
 	});
 
@@ -65,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): void {
 	context.subscriptions.push(
 		output,
 		status,
+		code,
 		chat,
 		vscode.window.registerWebviewViewProvider(ChatPanel.viewId, chat),
 		vscode.window.registerWebviewPanelSerializer(ChatPanel.viewType, chat),
@@ -79,14 +94,17 @@ export function activate(context: vscode.ExtensionContext): void {
 		command('tinychat.sendSelection', async (message?: unknown) => {
 			const editor = vscode.window.activeTextEditor;
 			if (!editor) {
-				void vscode.window.showInformationMessage('tinychat: open a file and select some text to send.');
+				void vscode.window.showInformationMessage('tinychat: open a file to send: its selection, or the whole file when nothing is selected.');
 				return;
 			}
 			const ctx = selectionContext(editor);
 			const text =
 				typeof message === 'string'
 					? message
-					: await vscode.window.showInputBox({ title: 'tinychat: ask about the selection', placeHolder: 'Explain this code.' });
+					: await vscode.window.showInputBox({
+							title: editor.selection.isEmpty ? `tinychat: ask about ${contextLabel(ctx)} (the whole file)` : `tinychat: ask about ${contextLabel(ctx)}`,
+							placeHolder: 'Explain this code.',
+						});
 			if (text === undefined) {
 				return;
 			}
@@ -103,6 +121,11 @@ export function activate(context: vscode.ExtensionContext): void {
 			await chat.newSession();
 		}),
 		command('tinychat.sessions', () => pickSession(current(), chat, workspace)),
+		command('tinychat.searchSessions', () => searchSessions(current(), chat, workspace)),
+		command('tinychat.renameSession', () => renameSession(current(), chat, workspace)),
+		command('tinychat.deleteSession', () => deleteSession(current(), chat, workspace)),
+		command('tinychat.applyChange', () => code.settleActive(true)),
+		command('tinychat.discardChange', () => code.settleActive(false)),
 		command('tinychat.export', () => exportSession(current(), chat, workspace)),
 		command('tinychat.selectModel', () => selectModel(current())),
 		vscode.workspace.onDidChangeConfiguration((e) => {
@@ -116,6 +139,9 @@ export function activate(context: vscode.ExtensionContext): void {
 			}
 			if (e.affectsConfiguration('tinychat.showReasoning')) {
 				chat.refreshReasoning();
+			}
+			if (e.affectsConfiguration('tinychat.allowRemoteImages')) {
+				chat.refreshImages();
 			}
 		}),
 	);

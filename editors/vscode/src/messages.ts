@@ -1,7 +1,7 @@
 // Messages between the extension (src/panel.ts) and the chat webview
 // (media/chat.ts). Types only: both sides import them.
 
-import type { PermissionOption, ToolCallStatus } from './protocol';
+import type { PermissionOption, ToolCallStatus, Usage } from './protocol';
 
 /** ToolView is a tool call of a reply, as the transcript shows it. */
 export interface ToolView {
@@ -46,20 +46,31 @@ export interface Item {
 	streaming?: boolean;
 	/** The reply was cut short (cancelled, failed, or the daemon stopped). */
 	interrupted?: boolean;
-	/** The reply ended because the model declined, the provider's content filter stopped it, or it hit the limit of tool steps. */
-	stopped?: 'refusal' | 'content_filter' | 'max_tool_steps';
+	/** The reply ended because the model declined, the provider's content filter stopped it, it hit the limit of tool steps or the size limit. */
+	stopped?: StopNote;
+	/** Tokens the reply took, as the provider counted them. */
+	usage?: Usage;
+	/** What a streaming reply is doing, when it is not streaming text: waiting for the provider, retrying, running a tool. */
+	progress?: string;
+	/** Sentences under a reply: it was not saved (a full disk), it was too large to pass back whole. */
+	notes?: string[];
 	/** A reply's tool calls, in the order it made them. */
 	tools?: ToolView[];
 	/** Permission questions of the reply waiting for the user's answer. */
 	asks?: Ask[];
 }
 
+/** The stop reasons a reply's note names. */
+export type StopNote = 'refusal' | 'content_filter' | 'max_tool_steps' | 'max_size';
+
 /** The commands the panel's header buttons run. */
-export type PanelCommand = 'newSession' | 'sessions' | 'export' | 'selectModel';
+export type PanelCommand = 'newSession' | 'sessions' | 'searchSessions' | 'renameSession' | 'export' | 'selectModel';
 
 export type ToWebview =
 	/** Replace everything: a session was opened, or the webview (re)loaded. */
-	| { type: 'reset'; title: string; items: Item[]; streaming: boolean; model: string }
+	| { type: 'reset'; title: string; items: Item[]; streaming: boolean; model: string; remoteImages: boolean; queue: string[] }
+	/** The messages waiting for the streaming reply to end, in order. */
+	| { type: 'queue'; texts: string[] }
 	| { type: 'add'; item: Item }
 	/** Text streamed onto the end of an item's text, or of its reasoning. */
 	| { type: 'append'; id: string; text: string; part?: 'reasoning' }
@@ -76,6 +87,10 @@ export type FromWebview =
 	| { type: 'ready' }
 	| { type: 'send'; text: string }
 	| { type: 'cancel' }
+	/** Take a queued message back into the prompt box. */
+	| { type: 'unqueue'; index: number }
+	/** A code block's button: copy, insert at the cursor, or apply as a change shown in a diff. */
+	| { type: 'code'; action: 'copy' | 'insert' | 'apply'; code: string; language: string }
 	/** The user's answer to a permission question. */
 	| { type: 'permission'; ask: string; outcome: PermissionOption }
 	| { type: 'command'; command: PanelCommand };

@@ -1,6 +1,8 @@
 // The chat webview: the session's transcript, a prompt box, replies streamed
 // as they arrive. One transcript, shown in the editor panel
-// (tinychat.openChat), the sidebar view, or both.
+// (tinychat.openChat), the sidebar view, or both. A message sent while a
+// reply streams waits in a queue and goes when the reply ends; New and
+// History ask before they stop a streaming reply.
 
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -8,6 +10,7 @@ import * as vscode from 'vscode';
 import {
 	CancellationTokenSource,
 	DaemonError,
+	ErrorCode,
 	ResponseError,
 	errorMessage,
 	isCancelled,
@@ -18,15 +21,18 @@ import {
 	type PermissionOption,
 	type PermissionRequest,
 	type ProviderErrorData,
-	type StoredStopReason,
 	type ToolCallUpdate,
+	type TurnData,
 } from './client';
+import type { CodeActions } from './code';
 import { chatOptions, modelLabel, readSettings } from './config';
 import { contextLabel } from './context';
+import { contentSecurityPolicy } from './csp';
 import type { Ask, FromWebview, Item, PanelCommand, ToWebview } from './messages';
+import { retryProgress, stoppedBy, truncatedNote, whole } from './reply';
 import { autoApproved, clipOutput, storedTool } from './tools';
 
-const panelCommands: readonly PanelCommand[] = ['newSession', 'sessions', 'export', 'selectModel'];
+const panelCommands: readonly PanelCommand[] = ['newSession', 'sessions', 'searchSessions', 'renameSession', 'export', 'selectModel'];
 const permissionOptions: readonly PermissionOption[] = ['allow_once', 'allow_always', 'reject_once', 'reject_always'];
 
 /** ChatPanel owns the transcript and every webview that shows it. */
@@ -46,20 +52,31 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 	private session?: { id: string; title: string };
 	private items: Item[] = [];
 	private loading?: Promise<boolean>;
-	private stream?: { cts: CancellationTokenSource };
+	/** The reply streaming now: what stops it, and what settles when it has ended. */
+	private stream?: { cts: CancellationTokenSource; done: Promise<void>; reply?: Item; provider: string };
+	/** Messages sent while a reply streams, to send in order once it ends. */
+	private queue: { text: string; context?: ContextItem[] }[] = [];
+	/** Where each webview is shown, to draw its page again. */
+	private readonly where = new Map<vscode.Webview, 'panel' | 'sidebar'>();
 	/** Bumped whenever the transcript is replaced, so a late reply does not write into another session. */
 	private generation = 0;
 	private nextId = 0;
 	/** tinychat.showReasoning: whether the webviews get the replies' reasoning. */
 	private showReasoning = readSettings().showReasoning;
+	/** tinychat.allowRemoteImages: whether replies may load images from the network. */
+	private remoteImages = readSettings().allowRemoteImages;
 	private readonly streamingChanged = new vscode.EventEmitter<boolean>();
 	/** Fires true when a reply starts streaming and false when it ends. */
 	readonly onDidChangeStreaming = this.streamingChanged.event;
+	private readonly progressChanged = new vscode.EventEmitter<string | undefined>();
+	/** Fires with what the streaming reply is doing ("waiting for openai", "replying", "retrying…"), and undefined when it ends. */
+	readonly onDidChangeProgress = this.progressChanged.event;
 
 	constructor(
 		private readonly extensionUri: vscode.Uri,
 		private readonly client: () => Client,
 		private readonly workspace: string | undefined,
+		private readonly code: CodeActions,
 	) {}
 
 	/** show opens the chat panel beside the editor, or reveals it. */
@@ -108,11 +125,13 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 	private attach(webview: vscode.Webview, onDidDispose: vscode.Event<void>, where: 'panel' | 'sidebar'): void {
 		webview.options = this.webviewOptions();
 		webview.html = this.html(webview, where);
+		this.where.set(webview, where);
 		const sub = webview.onDidReceiveMessage((msg: FromWebview) => this.receive(webview, msg));
 		this.attached.add(webview);
 		onDidDispose(() => {
 			this.ready.delete(webview);
 			this.attached.delete(webview);
+			this.where.delete(webview);
 			sub.dispose();
 			// No chat left to answer in: the tools waiting for an answer do not run.
 			if (this.attached.size === 0) {
@@ -126,13 +145,7 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		const nonce = randomBytes(16).toString('hex');
 		const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'chat.js'));
 		const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'chat.css'));
-		const csp = [
-			"default-src 'none'",
-			`style-src ${webview.cspSource}`,
-			`script-src 'nonce-${nonce}'`,
-			`img-src ${webview.cspSource} https: data:`,
-			`font-src ${webview.cspSource}`,
-		].join('; ');
+		const csp = contentSecurityPolicy(webview.cspSource, nonce, this.remoteImages);
 		return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -144,15 +157,18 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 </head>
 <body class="${where}">
 <header class="bar">
-	<span class="title" id="title">New chat</span>
+	<button type="button" class="title" id="title" data-command="renameSession" title="Rename this session">New chat</button>
 	<button type="button" class="link" id="model" data-command="selectModel" title="Choose the provider and model"></button>
 	<span class="actions">
 		<button type="button" class="icon" data-command="newSession" title="New session">New</button>
-		<button type="button" class="icon" data-command="sessions" title="Open a session">History</button>
+		<button type="button" class="icon" data-command="sessions" title="Open a session; rename or delete one">History</button>
+		<button type="button" class="icon" data-command="searchSessions" title="Search the messages of this workspace's sessions">Search</button>
 		<button type="button" class="icon" data-command="export" title="Export this session">Export</button>
 	</span>
 </header>
 <main id="transcript" role="log" aria-live="polite"></main>
+<button type="button" id="latest" hidden title="Scroll to the latest message">↓ Latest</button>
+<div id="queue" hidden aria-live="polite"></div>
 <form id="prompt">
 	<textarea id="input" rows="3" placeholder="Ask tinychat… (Enter sends, Shift+Enter adds a line)" aria-label="Message"></textarea>
 	<div class="buttons">
@@ -179,6 +195,27 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 				return;
 			case 'cancel':
 				this.cancel();
+				return;
+			case 'unqueue': {
+				const [taken] = this.queue.splice(msg.index, 1);
+				if (taken) {
+					this.postQueue();
+					this.post({ type: 'restorePrompt', text: taken.text });
+				}
+				return;
+			}
+			case 'code':
+				try {
+					if (msg.action === 'copy') {
+						await this.code.copy(msg.code);
+					} else if (msg.action === 'insert') {
+						await this.code.insert(msg.code, msg.language);
+					} else if (msg.action === 'apply') {
+						await this.code.apply(msg.code);
+					}
+				} catch (err) {
+					void vscode.window.showErrorMessage(`tinychat: ${errorMessage(err)}`);
+				}
 				return;
 			case 'permission':
 				if (permissionOptions.includes(msg.outcome)) {
@@ -215,6 +252,8 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 			items: this.items.map((i) => this.shown(i)),
 			streaming: this.stream !== undefined,
 			model: modelLabel(readSettings()),
+			remoteImages: this.remoteImages,
+			queue: this.queue.map((q) => q.text),
 		};
 	}
 
@@ -267,19 +306,43 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		}
 	}
 
+	/** refreshImages draws the webviews again, with a new Content-Security-Policy, if tinychat.allowRemoteImages changed. */
+	refreshImages(): void {
+		const allow = readSettings().allowRemoteImages;
+		if (allow === this.remoteImages) {
+			return;
+		}
+		this.remoteImages = allow;
+		for (const [webview, where] of this.where) {
+			// The page says ready again, and gets the transcript then.
+			this.ready.delete(webview);
+			webview.html = this.html(webview, where);
+		}
+	}
+
+	private postQueue(): void {
+		this.post({ type: 'queue', texts: this.queue.map((q) => q.text) });
+	}
+
 	/**
 	 * send sends a message (with optional context) in the panel's session
-	 * and streams the reply into the transcript.
+	 * and streams the reply into the transcript. While a reply streams,
+	 * the message is queued, and sent once that reply (and the messages
+	 * queued before it) have ended.
 	 */
 	async send(text: string, context?: ContextItem[]): Promise<void> {
 		if (this.stream) {
-			void vscode.window.showInformationMessage('tinychat is still replying: stop it first (tinychat: Stop Reply).');
+			this.queue.push({ text, context });
+			this.postQueue();
 			return;
 		}
 		const cts = new CancellationTokenSource();
-		this.stream = { cts };
+		let ended!: () => void;
+		const provider = readSettings().provider || 'the provider';
+		this.stream = { cts, done: new Promise<void>((r) => (ended = r)), provider };
 		this.streamingChanged.fire(true);
 		this.post({ type: 'streaming', streaming: true });
+		this.progress(`waiting for ${provider}`);
 		try {
 			if (await this.load()) {
 				await this.exchange(text, context, cts);
@@ -289,15 +352,54 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		} finally {
 			this.stream = undefined;
 			cts.dispose();
+			this.progressChanged.fire(undefined);
 			this.streamingChanged.fire(false);
 			this.post({ type: 'streaming', streaming: false });
+			ended();
+		}
+		const next = this.queue.shift();
+		if (next) {
+			this.postQueue();
+			await this.send(next.text, next.context);
+		}
+	}
+
+	/**
+	 * progress says what the streaming reply is doing, in the status bar
+	 * and (but for "replying", which the text streaming in says) under
+	 * the reply.
+	 */
+	private progress(what: string): void {
+		if (!this.stream) {
+			return;
+		}
+		this.progressChanged.fire(what);
+		const reply = this.stream.reply;
+		const shown = what === 'replying' ? undefined : `${what[0].toUpperCase()}${what.slice(1)}…`;
+		if (reply && reply.progress !== shown) {
+			reply.progress = shown;
+			this.post({ type: 'update', item: this.shown(reply) });
+		}
+	}
+
+	/**
+	 * logMessage takes the daemon's warnings: a provider request it
+	 * retries is shown as the streaming reply's progress.
+	 */
+	logMessage(message: string): void {
+		const retry = retryProgress(message);
+		if (retry && this.stream) {
+			this.progress(retry);
 		}
 	}
 
 	private async exchange(text: string, context: ContextItem[] | undefined, cts: CancellationTokenSource): Promise<void> {
 		const gen = this.generation;
 		const user = this.newItem({ role: 'user', text, context: context?.map(contextLabel) });
-		const reply = this.newItem({ role: 'assistant', text: '', streaming: true });
+		const reply = this.newItem({ role: 'assistant', text: '', streaming: true, progress: `Waiting for ${this.stream?.provider ?? 'the provider'}…` });
+		if (this.stream) {
+			this.stream.reply = reply;
+		}
 		this.items.push(user, reply);
 		this.post({ type: 'add', item: user });
 		this.post({ type: 'add', item: reply });
@@ -314,6 +416,7 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 						}
 						this.adoptSession(d.sessionId, text);
 						reply.text += d.text;
+						this.progress('replying');
 						this.post({ type: 'append', id: reply.id, text: d.text });
 					},
 					onReasoning: (d) => {
@@ -322,6 +425,7 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 						}
 						this.adoptSession(d.sessionId, text);
 						reply.reasoning = (reply.reasoning ?? '') + d.text;
+						this.progress('thinking');
 						if (this.showReasoning) {
 							this.post({ type: 'append', id: reply.id, text: d.text, part: 'reasoning' });
 						}
@@ -332,6 +436,7 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 						}
 						this.adoptSession(c.sessionId, text);
 						this.toolCall(reply, c);
+						this.progress(c.status === 'running' ? `running ${c.name}` : c.status === 'pending' ? `calling ${c.name}` : 'replying');
 					},
 					onPermission: (req, token) => this.askPermission(reply, req, token),
 				},
@@ -341,12 +446,15 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 			}
 			this.adoptSession(res.sessionId, text);
 			Object.assign(reply, {
-				text: res.text,
-				reasoning: res.reasoning ?? reply.reasoning,
+				text: whole(res.text, reply.text, res.truncated) ?? '',
+				reasoning: whole(res.reasoning, reply.reasoning, res.truncated),
 				stopped: stoppedBy(res.stopReason),
 				meta: `${res.provider} · ${res.model}`,
+				usage: res.usage,
 				streaming: false,
-			});
+				progress: undefined,
+				notes: res.truncated ? [truncatedNote] : undefined,
+			} satisfies Partial<Item>);
 			this.post({ type: 'update', item: this.shown(reply) });
 			void this.refreshTitle(client, res.sessionId);
 		} catch (err) {
@@ -354,20 +462,26 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 				return;
 			}
 			reply.streaming = false;
+			reply.progress = undefined;
 			if (isCancelled(err)) {
 				const data = err.data as Partial<CancelledData> | undefined;
 				if (data?.sessionId) {
 					this.adoptSession(data.sessionId, text);
 				}
-				reply.text = data?.text ?? reply.text;
-				reply.reasoning = data?.reasoning ?? reply.reasoning;
+				reply.text = whole(data?.text, reply.text, data?.truncated) ?? '';
+				reply.reasoning = whole(data?.reasoning, reply.reasoning, data?.truncated);
 				reply.interrupted = true;
+				reply.notes = data?.truncated ? [truncatedNote] : undefined;
 				this.post({ type: 'update', item: this.shown(reply) });
 				return;
 			}
+			if (err instanceof ResponseError && err.code === ErrorCode.StoreFull) {
+				this.storeFull(err, reply, text);
+				return;
+			}
 			const data = err instanceof ResponseError ? (err.data as Partial<ProviderErrorData> | undefined) : undefined;
-			reply.text = data?.text || reply.text;
-			reply.reasoning = data?.reasoning || reply.reasoning;
+			reply.text = whole(data?.text, reply.text, data?.truncated) || reply.text;
+			reply.reasoning = whole(data?.reasoning, reply.reasoning, data?.truncated) || reply.reasoning;
 			// The daemon keeps a reply of which some text or reasoning
 			// arrived, unless it says it kept nothing (userMessage).
 			if ((reply.text || reply.reasoning) && data?.userMessage === undefined) {
@@ -383,6 +497,35 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 				this.post({ type: 'restorePrompt', text: data?.userMessage ?? text });
 			}
 		}
+	}
+
+	/**
+	 * storeFull shows a -32006 answer: the store could not take the turn.
+	 * Nothing had been asked (data.userMessage): the message goes back to
+	 * the prompt box. Else the reply, whole in data, stays on screen,
+	 * marked as not saved yet: the daemon keeps it and saves it once the
+	 * disk has room, and refuses new messages until then.
+	 */
+	private storeFull(err: ResponseError<unknown>, reply: Item, text: string): void {
+		const data = (err.data ?? {}) as TurnData;
+		if (data.userMessage !== undefined || (!data.text && !data.reasoning && !reply.text)) {
+			this.items.splice(this.items.indexOf(reply), 1);
+			this.addError(`Not sent: ${err.message}. Your message is back in the prompt box: free some disk space, then send it again.`, reply.id);
+			this.post({ type: 'restorePrompt', text: data.userMessage ?? text });
+			return;
+		}
+		if (data.sessionId) {
+			this.adoptSession(data.sessionId, text);
+		}
+		reply.text = whole(data.text, reply.text, data.truncated) ?? '';
+		reply.reasoning = whole(data.reasoning, reply.reasoning, data.truncated);
+		reply.stopped = stoppedBy(data.stopReason);
+		reply.interrupted = data.stopReason === 'cancelled' || data.stopReason === 'error' || undefined;
+		reply.notes = [
+			`Not saved yet: ${err.message}. tinychat keeps this reply and saves it as soon as the disk has room; until then it refuses new messages.`,
+			...(data.truncated ? [truncatedNote] : []),
+		];
+		this.post({ type: 'update', item: this.shown(reply) });
 	}
 
 	/**
@@ -438,6 +581,7 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 			this.asks.set(ask.id, answer);
 			(reply.asks ??= []).push(ask);
 			this.post({ type: 'update', item: this.shown(reply) });
+			this.progress(`waiting for your answer: may ${call.name} run?`);
 			sub = token.onCancellationRequested(() => answer('reject_once'));
 		});
 	}
@@ -501,17 +645,75 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		return true;
 	}
 
-	/** newSession starts a new session (and makes it the workspace's current one). */
+	/**
+	 * stopFor asks, while a reply streams, whether to stop it for action
+	 * (the button's label) and stops it if so: true when nothing streams
+	 * any more. The queued messages go back to the prompt box: they were
+	 * meant for this session.
+	 */
+	private async stopFor(action: string, what: string): Promise<boolean> {
+		const stream = this.stream;
+		if (!stream) {
+			return true;
+		}
+		const choice = await vscode.window.showWarningMessage(
+			'tinychat is still replying.',
+			{ modal: true, detail: `${what} stops the reply; the part that has arrived is kept in this session, marked as interrupted.` },
+			action,
+		);
+		if (choice !== action) {
+			return false;
+		}
+		if (this.stream !== stream) {
+			return !this.stream;
+		}
+		const queued = this.queue.splice(0);
+		this.postQueue();
+		if (queued.length) {
+			this.post({ type: 'restorePrompt', text: queued.map((q) => q.text).join('\n\n') });
+		}
+		stream.cts.cancel();
+		await stream.done;
+		return true;
+	}
+
+	/** newSession starts a new session (and makes it the workspace's current one); while a reply streams, it asks first. */
 	async newSession(): Promise<void> {
-		this.cancel();
+		if (!(await this.stopFor('Stop and Start New', 'A new session'))) {
+			return;
+		}
 		const s = await this.client().newSession({ workspace: this.workspace });
 		this.replace({ id: s.id, title: s.title }, []);
 	}
 
-	/** open shows a stored session; the next message continues it. */
-	async open(sessionId: string): Promise<void> {
-		this.cancel();
+	/** open shows a stored session; the next message continues it. While a reply streams, it asks first. */
+	async open(sessionId: string, title?: string): Promise<void> {
+		if (sessionId === this.session?.id && this.stream) {
+			return;
+		}
+		if (!(await this.stopFor('Stop and Open', title ? `Opening "${title}"` : 'Opening another session'))) {
+			return;
+		}
 		await this.showSession(sessionId);
+	}
+
+	/** renamed shows a session's new title if it is the one shown. */
+	renamed(sessionId: string, title: string): void {
+		if (this.session?.id === sessionId) {
+			this.session.title = title;
+			this.post({ type: 'title', title });
+		}
+	}
+
+	/** deleted empties the chat if it showed the deleted session: the next message starts a new one. */
+	deleted(sessionId: string): void {
+		if (this.session?.id === sessionId) {
+			this.cancel();
+			this.generation++;
+			this.session = undefined;
+			this.items = [];
+			this.post(this.snapshot());
+		}
 	}
 
 	private async showSession(sessionId: string): Promise<void> {
@@ -536,6 +738,7 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 			text: m.content,
 			reasoning: m.reasoning || undefined,
 			meta,
+			usage: m.usage,
 			interrupted: m.interrupted || m.stopReason === 'cancelled' || m.stopReason === 'error' || undefined,
 			stopped: stoppedBy(m.stopReason),
 			tools: m.toolCalls?.length ? m.toolCalls.map((c) => storedTool(m.content, c)) : undefined,
@@ -547,10 +750,6 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		this.cancel();
 		this.panel?.dispose();
 		this.streamingChanged.dispose();
+		this.progressChanged.dispose();
 	}
-}
-
-/** stoppedBy is the note a reply that ended for stopReason gets, if any. */
-function stoppedBy(stopReason: StoredStopReason | undefined): Item['stopped'] {
-	return stopReason === 'refusal' || stopReason === 'content_filter' || stopReason === 'max_tool_steps' ? stopReason : undefined;
 }

@@ -14,6 +14,8 @@ export const ErrorCode = {
 	NoSession: -32004,
 	/** The session is already streaming a reply; data is `{sessionId}`. */
 	SessionBusy: -32005,
+	/** The store could not take a write (a full disk); for chat/send, data is {@link TurnData}. */
+	StoreFull: -32006,
 	/** Missing or wrong params; data names the field. */
 	InvalidParams: -32602,
 } as const;
@@ -34,6 +36,8 @@ export interface InitializationOptions extends ChatDefaults {
 	 * daemon's policy leaves to the user runs. Absent: such calls are refused.
 	 */
 	permissions?: boolean;
+	/** Retries of a provider request that failed before any text arrived; 0: none; absent: the daemon's --retries (3). */
+	retries?: number;
 }
 
 export interface InitializeResult {
@@ -88,10 +92,11 @@ export interface Usage {
  * declined, and its refusal is the reply's text; "content_filter": the
  * provider's filter cut or blocked the reply, whose text may be partial or
  * empty; "max_tool_steps": the model still called tools at the turn's
- * last step, and those calls were not run. Each is a result, not an
- * error: the reply is stored.
+ * last step, and those calls were not run; "max_size": the reply reached
+ * the daemon's max_reply_bytes and the daemon stopped it. Each is a
+ * result, not an error: the reply is stored.
  */
-export type StopReason = 'end' | 'max_tokens' | 'refusal' | 'content_filter' | 'max_tool_steps';
+export type StopReason = 'end' | 'max_tokens' | 'refusal' | 'content_filter' | 'max_tool_steps' | 'max_size';
 
 /** Why a stored reply ended (session/get): a {@link StopReason}, or how it failed. */
 export type StoredStopReason = StopReason | 'cancelled' | 'error';
@@ -107,6 +112,12 @@ export interface SendResult {
 	model: string;
 	stopReason: StopReason;
 	usage: Usage;
+	/**
+	 * true: text and reasoning hold only their starts, cut to fit the
+	 * message size limit; the notifications carried all of the reply, and
+	 * the store has it.
+	 */
+	truncated?: boolean;
 }
 
 /**
@@ -181,10 +192,28 @@ export interface CancelledData {
 	text: string;
 	/** The reasoning as far as it got, when some had arrived. */
 	reasoning?: string;
+	/** true: text and reasoning hold only their starts (see {@link SendResult.truncated}). */
+	truncated?: boolean;
+}
+
+/**
+ * The data of an error that answers a chat/send that had begun (-32006,
+ * -32800, -32001, -32603): the reply as far as it got, or the user's
+ * message when nothing arrived and it was not kept.
+ */
+export interface TurnData {
+	sessionId?: string;
+	messageId?: string;
+	text?: string;
+	reasoning?: string;
+	/** How the reply ended; for -32006 the reply's own, which may have ended well. */
+	stopReason?: StoredStopReason;
+	userMessage?: string;
+	truncated?: boolean;
 }
 
 /** The data of a -32001 answer. */
-export interface ProviderErrorData {
+export interface ProviderErrorData extends TurnData {
 	sessionId?: string;
 	messageId?: string;
 	/** The reply as far as it got. */
@@ -227,6 +256,24 @@ export interface Message {
 	/** An assistant message's tool calls, in order. */
 	toolCalls?: StoredToolCall[];
 	context?: ContextItem[];
+}
+
+/** A message that matched a session/search query. */
+export interface SearchHit {
+	sessionId: string;
+	messageId: string;
+	title: string;
+	workspace: string;
+	role: 'user' | 'assistant';
+	createdAt: string;
+	/** A dozen words around the match, each match between « and », cuts marked …. */
+	snippet: string;
+}
+
+/** The params of window/logMessage: a warning (2) or an error (1) the daemon logged. */
+export interface LogMessage {
+	type: number;
+	message: string;
 }
 
 export type ExportFormat = 'text' | 'markdown' | 'json';

@@ -13,12 +13,14 @@ import {
 	type CancellationToken,
 	type CancelledData,
 	type Delta,
+	type LogMessage,
 	type PermissionOutcome,
 	type PermissionRequest,
 	type ProviderErrorData,
 	type SendOptions,
 	type ToolCallUpdate,
 } from '../src/client';
+import { retryProgress } from '../src/reply';
 import { newFixture, startFakeProvider, type FakeProvider, type Fixture } from './daemon';
 
 /** collect returns an onDelta that keeps the deltas, and calls after(n) once n arrived. */
@@ -330,6 +332,71 @@ describe('client with the fake OpenAI provider', () => {
 		assert.equal(data.provider, 'openai');
 		assert.equal(data.status, 401);
 		assert.equal(data.userMessage, 'error 401 bad key');
+	});
+});
+
+describe('client: sessions, search, retries and the size limit', () => {
+	let fake: FakeProvider;
+	let f: Fixture;
+	const logMessages: LogMessage[] = [];
+	before(async () => {
+		fake = await startFakeProvider(['-pace', '1ms']);
+		f = newFixture({
+			env: { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: fake.baseURL },
+			client: { onLogMessage: (m) => logMessages.push(m), initializationOptions: { retries: 1 } },
+		});
+		// A reply stops at 2 KiB (the least the daemon takes is 1 KiB).
+		fs.mkdirSync(path.join(f.dir, 'config', 'tinychat'), { recursive: true });
+		fs.writeFileSync(path.join(f.dir, 'config', 'tinychat', 'config.toml'), 'max_reply_bytes = 2048\n');
+	});
+	after(async () => {
+		await f.dispose();
+		fake.stop();
+	});
+
+	it('renames and deletes a session', async () => {
+		const res = await f.client.send({ message: 'first words', provider: 'openai' });
+		const renamed = await f.client.renameSession(res.sessionId, 'A better title');
+		assert.equal(renamed.id, res.sessionId);
+		assert.equal(renamed.title, 'A better title');
+		assert.equal((await f.client.listSessions(f.workspace)).find((s) => s.id === res.sessionId)?.title, 'A better title');
+		const empty = await rejection(f.client.renameSession(res.sessionId, ''));
+		assert.ok(empty instanceof ResponseError && empty.code === -32602, 'an empty title is refused');
+		await f.client.deleteSession(res.sessionId);
+		assert.equal((await f.client.listSessions(f.workspace)).some((s) => s.id === res.sessionId), false, 'the session is gone');
+		const again = await rejection(f.client.deleteSession(res.sessionId));
+		assert.ok(again instanceof ResponseError && again.code === -32004, 'a deleted session is no more');
+	});
+
+	it("searches the workspace's messages: hits with their session and a snippet", async () => {
+		const a = await f.client.send({ message: 'goroutines and channels', provider: 'openai', sessionId: (await f.client.newSession({ workspace: f.workspace })).id });
+		await f.client.send({ message: 'lifetimes in rust', provider: 'openai', sessionId: (await f.client.newSession({ workspace: f.workspace })).id });
+		const hits = await f.client.searchSessions('goroutine*', f.workspace);
+		assert.ok(hits.length >= 1, 'the question (and its echo) match');
+		assert.ok(hits.every((h) => h.sessionId === a.sessionId), 'only the session that has the word');
+		assert.ok(hits.some((h) => h.role === 'user' && h.snippet.includes('«goroutines»')), `the match is marked: ${JSON.stringify(hits)}`);
+		assert.deepEqual(await f.client.searchSessions('kotlin', f.workspace), []);
+		const blank = await rejection(f.client.searchSessions('  ', f.workspace));
+		assert.ok(blank instanceof ResponseError && blank.code === -32602);
+	});
+
+	it('hands the daemon\'s retry warnings (window/logMessage) to onLogMessage', async () => {
+		const err = await rejection(f.client.send({ message: 'error 503 busy', provider: 'openai' }));
+		assert.ok(err instanceof ResponseError && err.code === -32001);
+		const retry = logMessages.find((m) => /retrying provider request/.test(m.message));
+		assert.ok(retry, `a retry warning arrived: ${JSON.stringify(logMessages)}`);
+		assert.equal(retry.type, 2, 'as a warning');
+		assert.match(retryProgress(retry.message) ?? '', /^retrying openai \(retry 1, in [\d.]+m?s\): .*503/, `the status bar can say it: ${retry.message}`);
+	});
+
+	it('ends a reply at max_reply_bytes with stopReason "max_size"', async () => {
+		const { deltas, onDelta } = collect();
+		const res = await f.client.send({ message: 'endless', provider: 'openai' }, { onDelta });
+		assert.equal(res.stopReason, 'max_size');
+		assert.ok(Buffer.byteLength(res.text) <= 2048 && Buffer.byteLength(res.text) > 1024, `cut at the limit: ${Buffer.byteLength(res.text)} bytes`);
+		assert.equal(joined(deltas), res.text);
+		const { messages } = await f.client.getSession(res.sessionId);
+		assert.equal(messages.at(-1)?.stopReason, 'max_size', 'stored with its stop reason');
 	});
 });
 

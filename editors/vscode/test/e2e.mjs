@@ -95,6 +95,8 @@ async function waitFor(what, fn, timeoutMs) {
 
 let fake;
 let codeServer;
+/** The URLs of every request the browser made (webviews included), for the remote image test. */
+const requests = [];
 let browser;
 let page;
 let chat;
@@ -301,7 +303,60 @@ async function ask(text) {
 }
 
 
-describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
+/** The folder of the screenshots kept with the sources (test-output/, beside test-output/e2e/). */
+const SHOTS = path.dirname(OUT);
+
+/** shot saves a screenshot of the code-block actions in test-output/, where it is committed. */
+async function shot(name) {
+	const file = path.join(SHOTS, `${name}.png`);
+	await page.screenshot({ path: file });
+	log(`screenshot ${path.relative(process.cwd(), file)}`);
+}
+
+/** inView tells whether an element of the transcript shows in it, at least in part. */
+function inView(locator) {
+	return locator.evaluate((el) => {
+		const t = el.closest('#transcript').getBoundingClientRect();
+		const r = el.getBoundingClientRect();
+		return r.bottom > t.top + 1 && r.top < t.bottom - 1;
+	});
+}
+
+/** atEnd tells whether the transcript is scrolled to its end. */
+function atEnd() {
+	return chat.locator('#transcript').evaluate((t) => t.scrollHeight - t.scrollTop - t.clientHeight < 2);
+}
+
+/** scrollToTop scrolls the transcript up as the user would (the scroll event included). */
+function scrollToTop() {
+	return chat.locator('#transcript').evaluate((t) => {
+		t.scrollTop = 0;
+		t.dispatchEvent(new Event('scroll'));
+	});
+}
+
+/**
+ * writeSettings writes the User settings in VS Code's settings.json editor
+ * (a modal one, over the chat; VS Code does not see a change made to the
+ * file behind its back); the model label in the panel's header shows
+ * that they are read.
+ */
+async function writeSettings(settings, label) {
+	await runCommand('Preferences: Open User Settings (JSON)');
+	const editor = page.locator('.monaco-editor', { hasText: 'tinychat.provider' }).first();
+	await see(editor, 'the User settings.json editor');
+	await editor.locator('.view-lines').click();
+	await page.keyboard.press('Control+A');
+	await page.keyboard.press('Backspace');
+	await page.keyboard.insertText(JSON.stringify(settings, null, 2));
+	await page.keyboard.press('Control+S');
+	await waitFor('settings.json saved as typed', () => JSON.stringify(JSON.parse(fs.readFileSync(userSettingsFile, 'utf8'))) === JSON.stringify(settings), 10000);
+	await page.keyboard.press('Escape');
+	await see(editor, 'the settings.json editor closed by Escape', { state: 'hidden', timeout: 10000 });
+	await see(chat.locator('#model', { hasText: label }), `the panel to read the changed User settings (model label "${label}")`, { timeout: 10000 });
+}
+
+describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 	before(async () => {
 		// The fake OpenAI-compatible provider.
 		fake = spawn(FAKEPROVIDER_BIN, ['-pace', '40ms'], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -365,6 +420,8 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 			env: sandboxEnv(),
 		});
 		page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+		await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${port}` });
+		page.context().on('request', (r) => requests.push(r.url()));
 		t = Date.now();
 		await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`);
 		await page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
@@ -454,6 +511,50 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		await page.locator('.statusbar-item', { hasText: 'tinychat: replying' }).click();
 		await reply.locator('.note', { hasText: 'Interrupted' }).waitFor({ timeout: 10000 });
 		await chat.locator('#send').waitFor({ state: 'visible', timeout: 5000 });
+	});
+
+	it('brings a message sent while scrolled up into view, and offers a jump to the latest', async () => {
+		// A transcript taller than the panel: a reply of 60 paragraphs.
+		const tall = await ask(Array.from({ length: 60 }, (_, i) => `paragraph ${i}`).join('\n\n'));
+		await see(tall.locator('.meta'), 'the tall reply to finish');
+		await scrollToTop();
+		assert.equal(await atEnd(), false, 'the transcript is scrolled up');
+		const reply = await ask('sent while scrolled up');
+		const user = chat.locator('.message.user', { hasText: 'sent while scrolled up' });
+		await see(user, 'the message sent while scrolled up');
+		await waitFor('the message sent while scrolled up to come into view', () => inView(user), 5000).catch(() =>
+			assert.fail('the message sent while scrolled up stays off screen'),
+		);
+		await see(reply.locator('.meta'), 'its reply to finish');
+		assert.ok(await inView(reply), 'its reply is in view too');
+		// Scrolled up again: a button jumps to the latest message.
+		await scrollToTop();
+		const latest = chat.locator('#latest');
+		await see(latest, 'the jump-to-latest button once scrolled up', { timeout: 5000 });
+		await screenshot('jump-to-latest');
+		await latest.click();
+		await waitFor('the transcript scrolled to its end by the jump-to-latest button', atEnd, 5000);
+		await see(latest, 'the jump-to-latest button gone at the end', { state: 'hidden', timeout: 5000 });
+	});
+
+	it('queues a message sent with Enter while a reply streams, and sends it when the reply ends', async () => {
+		const first = await ask('slow 40');
+		await see(first.locator('.body', { hasText: 'w2' }), 'the slow reply streaming');
+		await chat.locator('#input').fill('queued while streaming');
+		await chat.locator('#input').press('Enter');
+		assert.equal(await chat.locator('#input').inputValue(), '', 'Enter takes the message out of the prompt box');
+		const queued = chat.locator('#queue .queued', { hasText: 'queued while streaming' });
+		await see(queued, 'the message shown as queued', { timeout: 5000 });
+		assert.match(await chat.locator('#queue').textContent(), /sent when this reply ends/);
+		assert.equal(await chat.locator('.message.user', { hasText: 'queued while streaming' }).count(), 0, 'not sent while the reply streams');
+		await screenshot('queued');
+		await see(first.locator('.meta'), 'the slow reply to finish');
+		assert.doesNotMatch(await first.textContent(), /queued/);
+		await see(chat.locator('.message.user', { hasText: 'queued while streaming' }), 'the queued message sent once the reply ended');
+		const reply = chat.locator('.message.assistant').last();
+		await see(reply.locator('.body', { hasText: 'queued while streaming' }), 'the reply to the queued message');
+		await see(reply.locator('.meta'), 'the reply to the queued message to finish');
+		await see(queued, 'the queue emptied', { state: 'detached', timeout: 5000 });
 	});
 
 	it("shows the provider's error inline and offers the message again", async () => {
@@ -835,24 +936,6 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 	});
 
 	it('runs the tools of tinychat.tools.autoApprove without asking', async () => {
-		// The User settings, written in VS Code's settings.json editor (a
-		// modal one, over the chat; VS Code does not see a change made to
-		// the file behind its back); the model label in the panel's header
-		// shows that they are read.
-		const writeSettings = async (settings, label) => {
-			await runCommand('Preferences: Open User Settings (JSON)');
-			const editor = page.locator('.monaco-editor', { hasText: 'tinychat.provider' }).first();
-			await see(editor, 'the User settings.json editor');
-			await editor.locator('.view-lines').click();
-			await page.keyboard.press('Control+A');
-			await page.keyboard.press('Backspace');
-			await page.keyboard.insertText(JSON.stringify(settings, null, 2));
-			await page.keyboard.press('Control+S');
-			await waitFor('settings.json saved as typed', () => JSON.stringify(JSON.parse(fs.readFileSync(userSettingsFile, 'utf8'))) === JSON.stringify(settings), 10000);
-			await page.keyboard.press('Escape');
-			await see(editor, 'the settings.json editor closed by Escape', { state: 'hidden', timeout: 10000 });
-			await see(chat.locator('#model', { hasText: label }), `the panel to read the changed User settings (model label "${label}")`, { timeout: 10000 });
-		};
 		await writeSettings({ ...userSettings, 'tinychat.model': 'gpt-4.1-mini', 'tinychat.tools.autoApprove': ['read_*'] }, 'openai · gpt-4.1-mini');
 		try {
 			const reply = await ask(toolMessage);
@@ -865,6 +948,149 @@ describe('tinychat in VS Code (code-server)', { timeout: 240000 }, () => {
 		}
 	});
 
+	it('sends the whole file with Ctrl+Alt+Enter when nothing is selected', async () => {
+		// hello.go beside the chat, both in view, for this test and those after it.
+		await page.locator('.tab', { hasText: 'hello.go' }).click();
+		if ((await page.locator('.editor-group-container').count()) < 2) {
+			await runCommand('View: Move Editor into Right Group');
+			await waitFor('hello.go in a group of its own beside the chat', async () => (await page.locator('.editor-group-container').count()) === 2, 10000);
+		}
+		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
+		await page.keyboard.press('Control+End');
+		await page.keyboard.press('Control+Alt+Enter');
+		const input = page.locator('.quick-input-widget input');
+		await see(input, 'the question box of Send Selection, opened by Ctrl+Alt+Enter with no selection', { timeout: 10000 });
+		await input.fill('The whole file?');
+		await page.keyboard.press('Enter');
+		const user = chat.locator('.message.user').last();
+		await see(user.locator('.body', { hasText: 'The whole file?' }), 'the question in the chat');
+		assert.equal(await user.locator('.chip').textContent(), 'hello.go:1-5', 'the whole file went as context');
+		const reply = chat.locator('.message.assistant').last();
+		await see(reply.locator('.body', { hasText: 'The whole file?' }), 'the reply');
+		assert.match(await reply.locator('.body').innerText(), /println/);
+		await see(reply.locator('.meta'), 'the reply to finish');
+	});
+
+	it('loads no remote image from a reply unless tinychat.allowRemoteImages is on', async () => {
+		const remote = () => requests.filter((u) => u.includes('tinychat-e2e.invalid'));
+		const reply = await ask('an image: ![pixel](https://tinychat-e2e.invalid/pixel.png?leak=secret) end');
+		await see(reply.locator('.meta'), 'the reply with an image to finish');
+		await new Promise((r) => setTimeout(r, 1000));
+		assert.deepEqual(remote(), [], 'no request for the remote image left the webview');
+		assert.equal(await reply.locator('img').count(), 0, 'no remote image in the reply');
+		const blocked = reply.locator('.remote-image');
+		await see(blocked, 'the blocked image shown as a link');
+		assert.equal((await blocked.textContent()).trim(), 'pixel');
+		assert.equal(await blocked.getAttribute('href'), 'https://tinychat-e2e.invalid/pixel.png?leak=secret');
+		// The setting turned on: the image loads, so the check above can see a request.
+		await writeSettings({ ...userSettings, 'tinychat.allowRemoteImages': true }, /^openai$/);
+		try {
+			await waitFor('the remote image to be requested once tinychat.allowRemoteImages is on', () => remote().length > 0, 15000);
+		} finally {
+			await writeSettings(userSettings, /^openai$/);
+		}
+		await see(chat.locator('.message.assistant .remote-image').last(), 'the image blocked again once the setting is off', { timeout: 10000 });
+	});
+
+	it("shows a code block highlighted, with its language, and copies, inserts and applies it with VS Code's diff", async () => {
+		const code = 'package main\n\nfunc main() {\n\tprintln("hello, tinychat")\n}\n';
+		const reply = await ask('Try this:\n\n```go\n' + code + '```\n');
+		await see(reply.locator('.meta'), 'the reply with a code block to finish');
+		const block = reply.locator('.code-block');
+		await see(block, 'the code block');
+		assert.equal((await block.locator('.code-lang').textContent()).trim(), 'go', 'the language label');
+		assert.equal(await block.locator('pre code').textContent(), code, 'the code, whole');
+		assert.ok((await block.locator('pre code .hljs-keyword').count()) >= 2, 'keywords highlighted (package, func)');
+		assert.ok((await block.locator('pre code .hljs-string').count()) >= 1, 'the string highlighted');
+		assert.deepEqual(
+			(await block.locator('.code-actions button').allTextContents()).map((t) => t.trim()),
+			['Copy', 'Insert', 'Apply…'],
+			'the actions of a code block',
+		);
+		await block.hover();
+		await shot('code-block');
+
+		// Copy: the block goes to the clipboard.
+		await block.locator('button', { hasText: 'Copy' }).click();
+		await see(block.locator('button', { hasText: 'Copied' }), 'the Copy button saying it copied', { timeout: 5000 });
+		await waitFor('the clipboard to hold the block', async () => (await page.evaluate(() => navigator.clipboard.readText())) === code, 5000);
+
+		// Insert: at the cursor of the editor last used, hello.go.
+		const helloFile = path.join(dirs.workspace, 'hello.go');
+		const original = fs.readFileSync(helloFile, 'utf8');
+		await page.locator('.tab', { hasText: 'hello.go' }).click();
+		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
+		await page.keyboard.press('Control+End');
+		await block.locator('button', { hasText: 'Insert' }).click();
+		const editorText = page.locator('.monaco-editor .view-lines', { hasText: 'hello, tinychat' }).first();
+		await see(editorText, 'the block inserted in hello.go', { timeout: 10000 });
+		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
+		await runCommand('File: Save');
+		await waitFor('hello.go saved with the block inserted at the end', () => fs.readFileSync(helloFile, 'utf8') === original + code, 10000);
+		// One undo takes the insertion back.
+		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
+		await page.keyboard.press('Control+Z');
+		await runCommand('File: Save');
+		await waitFor('hello.go back as it was, by one undo', () => fs.readFileSync(helloFile, 'utf8') === original, 10000);
+
+		// Apply: VS Code's diff of hello.go against the change, then the change applied.
+		await block.locator('button', { hasText: 'Apply…' }).click();
+		const diff = page.locator('.monaco-diff-editor');
+		await see(diff, "VS Code's diff editor with the proposed change", { timeout: 15000 });
+		await see(page.locator('.tab', { hasText: 'hello.go' }).filter({ hasText: 'tinychat' }), 'the diff tab named after hello.go and tinychat', { timeout: 5000 });
+		await see(diff.locator('.modified .view-lines', { hasText: 'hello, tinychat' }), 'the proposed text on the right of the diff');
+		await see(diff.locator('.original .view-lines', { hasText: 'println("hello")' }), 'the file as it is on the left');
+		assert.equal(fs.readFileSync(helloFile, 'utf8'), original, 'nothing is written before the change is applied');
+		await shot('code-apply-diff');
+		await runCommand('tinychat: Apply Change');
+		await see(diff, 'the diff closed once applied', { state: 'detached', timeout: 10000 });
+		await see(page.locator('.monaco-editor .view-lines', { hasText: 'hello, tinychat' }).first(), 'hello.go with the change applied', { timeout: 10000 });
+		await runCommand('File: Save');
+		await waitFor('hello.go saved with the change', () => fs.readFileSync(helloFile, 'utf8') === code, 10000);
+		await shot('code-applied');
+	});
+
+	it('asks before New or History stops a streaming reply; Cancel keeps it streaming', async () => {
+		await page.locator('.tab', { hasText: 'tinychat' }).first().click();
+		const reply = await ask('slow 300');
+		await see(reply.locator('.body', { hasText: 'w2' }), 'the slow reply streaming');
+		const dialog = page.locator('.monaco-dialog-box');
+		await chat.locator('button[data-command="newSession"]').click();
+		await see(dialog, 'a dialog asking before New stops the streaming reply', { timeout: 10000 });
+		assert.match(await dialog.textContent(), /still replying/);
+		await screenshot('new-while-streaming');
+		await dialog.locator('.monaco-button', { hasText: 'Cancel' }).click();
+		await see(dialog, 'the dialog closed by Cancel', { state: 'hidden', timeout: 5000 });
+		const grown = (await reply.locator('.body').textContent()).length;
+		await waitFor('the reply to go on streaming after Cancel', async () => (await reply.locator('.body').textContent()).length > grown, 5000);
+		assert.equal(await chat.locator('#stop').isVisible(), true, 'the reply still streams');
+
+		await retry(3, async () => {
+			await chat.locator('button[data-command="sessions"]').click();
+			await pick('Stored tool calls');
+		});
+		await see(dialog, 'a dialog asking before History stops the streaming reply', { timeout: 10000 });
+		await dialog.locator('.monaco-button', { hasText: 'Cancel' }).click();
+		await see(dialog, 'the dialog closed by Cancel', { state: 'hidden', timeout: 5000 });
+		assert.equal(await chat.locator('#stop').isVisible(), true, 'the reply still streams');
+		assert.equal(await chat.locator('.message.user', { hasText: 'look around' }).count(), 0, 'the other session is not opened');
+
+		await chat.locator('button[data-command="newSession"]').click();
+		await see(dialog, 'the dialog again', { timeout: 10000 });
+		await dialog.locator('.monaco-button', { hasText: 'Stop and Start New' }).click();
+		await see(chat.locator('.empty'), 'the new, empty session once the reply was stopped', { timeout: 10000 });
+		await see(chat.locator('#send'), 'the send button back');
+
+		// The stopped reply was kept, as interrupted, in the session it was in.
+		await retry(3, async () => {
+			await chat.locator('button[data-command="sessions"]').click();
+			await pick('Hello from');
+		});
+		await see(chat.locator('.message.user', { hasText: 'still here' }), 'the first session again');
+		const stopped = chat.locator('.message.assistant').last();
+		assert.match(await stopped.locator('.body').textContent(), /^w0 w1 w2 /);
+		await see(stopped.locator('.note', { hasText: 'Interrupted' }), 'the reply stopped by New, kept as interrupted');
+	});
 	it('shows the same transcript in the sidebar view', async () => {
 		await page.locator('.activitybar [aria-label="tinychat"]').first().click();
 		const frames = page.locator('iframe.webview.ready');
