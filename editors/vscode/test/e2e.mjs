@@ -313,6 +313,11 @@ async function shot(name) {
 	log(`screenshot ${path.relative(process.cwd(), file)}`);
 }
 
+/** squash is an editor's text as its lines show it: white space, tabs and non-breaking spaces alike, as single spaces. */
+function squash(text) {
+	return text.replace(/[\s\u00a0]+/g, ' ').trim();
+}
+
 /** inView tells whether an element of the transcript shows in it, at least in part. */
 function inView(locator) {
 	return locator.evaluate((el) => {
@@ -366,6 +371,9 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		});
 
 		fs.writeFileSync(path.join(dirs.workspace, 'hello.go'), 'package main\n\nfunc main() {\n\tprintln("hello")\n}\n');
+		// The daemon's config file: replies stop at 4 KiB (stopReason max_size), far above what the tests' replies take.
+		fs.mkdirSync(path.join(dirs.home, '.config', 'tinychat'), { recursive: true });
+		fs.writeFileSync(path.join(dirs.home, '.config', 'tinychat', 'config.toml'), 'max_reply_bytes = 4096\n');
 		fs.writeFileSync(path.join(dirs.workspace, 'a.txt'), aTxt);
 		// A workspace may not approve tools for the user: this is ignored
 		// (tinychat.tools.autoApprove is an application setting).
@@ -469,6 +477,8 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		assert.match(text, /Hello from VS Code with code words/);
 		assert.equal(await reply.locator('code').textContent(), 'code');
 		assert.equal(await chat.locator('#title').textContent(), 'Hello from **VS Code** with `code` words');
+		// The fake provider counts 10 input tokens a message and one output token a delta.
+		assert.equal((await reply.locator('.usage').textContent()).trim(), '10 in · 7 out', 'the reply says its usage');
 	});
 
 	it('shows HTML in a reply as text, never as markup', async () => {
@@ -566,6 +576,31 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		await waitFor('the prompt box to get the message back', async () => (await chat.locator('#input').inputValue()) === 'error 401 bad key', 5000);
 		await chat.locator('#input').fill('');
 		await screenshot('chat');
+	});
+
+	it('says in the status bar and under the reply that the provider request is retried', async () => {
+		const progress = chat.locator('.message.assistant.streaming .progress', { hasText: /^Retrying openai \(retry 1/ });
+		await chat.locator('#input').fill('error 503 busy');
+		await chat.locator('#input').press('Enter');
+		await see(page.locator('.statusbar-item', { hasText: 'tinychat: retrying openai' }), 'the status bar saying the request is retried', { timeout: 10000 });
+		await see(progress, 'the streaming reply saying it is retried');
+		assert.match(await progress.textContent(), /503 test_error: busy/, 'with the error it retries');
+		await screenshot('retrying');
+		const err = chat.locator('.message.error').last();
+		await see(err.locator('.body', { hasText: 'openai: 503 test_error: busy' }), 'the error once the retries are spent', { timeout: 20000 });
+		await see(page.locator('.statusbar-item', { hasText: 'tinychat:' }), 'the status bar item gone', { state: 'hidden', timeout: 5000 });
+		await waitFor('the prompt box to get the message back', async () => (await chat.locator('#input').inputValue()) === 'error 503 busy', 5000);
+		await chat.locator('#input').fill('');
+	});
+
+	it('says so under a reply stopped at the size limit (max_size)', async () => {
+		const reply = await ask('endless');
+		const note = reply.locator('.note.stop[data-stop="max_size"]');
+		await see(note, 'the max_size note under the endless reply');
+		assert.match((await note.textContent()).trim(), /^Stopped at the size limit of a reply/);
+		assert.equal(await reply.locator('.note').count(), 1, 'one note: the size limit, not "interrupted"');
+		const size = Buffer.byteLength((await reply.locator('.body').textContent()).trim());
+		assert.ok(size > 3000 && size <= 4096, `the reply stops at 4 KiB (max_reply_bytes): ${size} bytes`);
 	});
 
 	it("shows a reply's reasoning in a Thinking block above its answer, collapsed once the answer is in", async () => {
@@ -1015,38 +1050,37 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		await see(block.locator('button', { hasText: 'Copied' }), 'the Copy button saying it copied', { timeout: 5000 });
 		await waitFor('the clipboard to hold the block', async () => (await page.evaluate(() => navigator.clipboard.readText())) === code, 5000);
 
-		// Insert: at the cursor of the editor last used, hello.go.
+		// Insert: at the cursor of the editor last used, hello.go (beside the chat).
 		const helloFile = path.join(dirs.workspace, 'hello.go');
 		const original = fs.readFileSync(helloFile, 'utf8');
-		await page.locator('.tab', { hasText: 'hello.go' }).click();
-		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
+		const hello = page.locator('.editor-group-container').nth(1);
+		const helloText = async () => squash(await hello.locator('.monaco-editor .view-lines').first().innerText());
+		await hello.locator('.tab', { hasText: 'hello.go' }).click();
 		await page.keyboard.press('Control+End');
 		await block.locator('button', { hasText: 'Insert' }).click();
-		const editorText = page.locator('.monaco-editor .view-lines', { hasText: 'hello, tinychat' }).first();
-		await see(editorText, 'the block inserted in hello.go', { timeout: 10000 });
-		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
-		await runCommand('File: Save');
-		await waitFor('hello.go saved with the block inserted at the end', () => fs.readFileSync(helloFile, 'utf8') === original + code, 10000);
+		await waitFor('the block inserted at the end of hello.go', async () => (await helloText()) === squash(original + code), 10000).catch(async (err) =>
+			assert.fail(`${err.message}: hello.go shows ${JSON.stringify(await helloText())}`),
+		);
 		// One undo takes the insertion back.
-		await page.locator('.monaco-editor .view-lines', { hasText: 'package main' }).first().click();
+		await hello.locator('.tab', { hasText: 'hello.go' }).click();
 		await page.keyboard.press('Control+Z');
-		await runCommand('File: Save');
-		await waitFor('hello.go back as it was, by one undo', () => fs.readFileSync(helloFile, 'utf8') === original, 10000);
+		await waitFor('hello.go back as it was, by one undo', async () => (await helloText()) === squash(original), 10000);
 
 		// Apply: VS Code's diff of hello.go against the change, then the change applied.
 		await block.locator('button', { hasText: 'Apply…' }).click();
 		const diff = page.locator('.monaco-diff-editor');
 		await see(diff, "VS Code's diff editor with the proposed change", { timeout: 15000 });
-		await see(page.locator('.tab', { hasText: 'hello.go' }).filter({ hasText: 'tinychat' }), 'the diff tab named after hello.go and tinychat', { timeout: 5000 });
-		await see(diff.locator('.modified .view-lines', { hasText: 'hello, tinychat' }), 'the proposed text on the right of the diff');
-		await see(diff.locator('.original .view-lines', { hasText: 'println("hello")' }), 'the file as it is on the left');
-		assert.equal(fs.readFileSync(helloFile, 'utf8'), original, 'nothing is written before the change is applied');
+		await see(page.locator('.tab', { hasText: "hello.go ↔ tinychat's change" }), 'the diff tab named after hello.go and tinychat', { timeout: 5000 });
+		await see(diff.locator('.editor.modified .view-lines', { hasText: 'hello, tinychat' }), 'the proposed text on the right of the diff');
+		await see(diff.locator('.editor.original .view-lines', { hasText: 'println("hello")' }), 'the file as it is on the left');
+		await see(page.locator('.notification-toast', { hasText: "Apply tinychat's change to hello.go?" }), 'the question: Apply or Discard');
 		await shot('code-apply-diff');
 		await runCommand('tinychat: Apply Change');
 		await see(diff, 'the diff closed once applied', { state: 'detached', timeout: 10000 });
-		await see(page.locator('.monaco-editor .view-lines', { hasText: 'hello, tinychat' }).first(), 'hello.go with the change applied', { timeout: 10000 });
-		await runCommand('File: Save');
-		await waitFor('hello.go saved with the change', () => fs.readFileSync(helloFile, 'utf8') === code, 10000);
+		await waitFor('hello.go with the change applied', async () => (await helloText()) === squash(code), 10000).catch(async (err) =>
+			assert.fail(`${err.message}: hello.go shows ${JSON.stringify(await helloText())}`),
+		);
+		assert.equal(fs.readFileSync(helloFile, 'utf8'), original, 'applied as an edit: saving is the user\'s');
 		await shot('code-applied');
 	});
 
