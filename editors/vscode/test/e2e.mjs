@@ -983,6 +983,28 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		}
 	});
 
+	it("picks the model from the provider's own list (models/list) with the model button", async () => {
+		try {
+			await retry(3, async () => {
+				await chat.locator('#model').click();
+				await pick('openai');
+			});
+			const rows = page.locator('.quick-input-widget .monaco-list-row');
+			await see(rows.filter({ hasText: 'test-model-large' }), "the fake provider's models in a quick pick");
+			assert.deepEqual(
+				(await rows.locator('.label-name').filter({ visible: true }).allTextContents()).map((t) => t.trim()),
+				['Default', 'test-model', 'test-model-large'],
+				'the default, then the models the provider lists',
+			);
+			await pick('test-model-large');
+			await see(chat.locator('#model', { hasText: 'openai · test-model-large' }), 'the chosen model in the header');
+			const reply = await ask('which model?');
+			await see(reply.locator('.meta', { hasText: 'openai · test-model-large' }), 'the reply from the chosen model');
+		} finally {
+			await writeSettings(userSettings, /^openai$/);
+		}
+	});
+
 	it('sends the whole file with Ctrl+Alt+Enter when nothing is selected', async () => {
 		// hello.go beside the chat, both in view, for this test and those after it.
 		await page.locator('.tab', { hasText: 'hello.go' }).click();
@@ -1084,6 +1106,50 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		await shot('code-applied');
 	});
 
+	it('renames, searches and deletes sessions from the chat', async () => {
+		const input = page.locator('.quick-input-widget input');
+		const titles = async () => (await daemonCall('session/list', { workspace: dirs.workspace })).sessions.map((s) => s.title);
+
+		// Rename: a click on the title.
+		await chat.locator('#title').click();
+		await see(input, 'the box to rename the session');
+		assert.equal(await input.inputValue(), 'Hello from **VS Code** with `code` words', 'it holds the title');
+		await input.fill('Hello from VS Code, renamed');
+		await page.keyboard.press('Enter');
+		await see(chat.locator('#title', { hasText: 'Hello from VS Code, renamed' }), 'the new title in the chat');
+		assert.ok((await titles()).includes('Hello from VS Code, renamed'), 'the store has the new title');
+
+		// Search: the messages that match, and the session of the one picked.
+		await chat.locator('button[data-command="searchSessions"]').click();
+		await see(input, 'the search box');
+		await input.fill('look around');
+		await page.keyboard.press('Enter');
+		const hit = page.locator('.quick-input-widget .monaco-list-row', { hasText: '«look» «around»' });
+		await see(hit, 'the matching message, its words marked');
+		assert.match(await hit.textContent(), /Stored tool calls/, 'with its session');
+		await hit.click();
+		await see(chat.locator('.message.user', { hasText: 'look around' }), 'the session of the hit, opened');
+		assert.equal(await chat.locator('#title').textContent(), 'Stored tool calls');
+
+		// Delete: the trash button of History's untitled session (New made it), then the dialog's Delete.
+		const before = await titles();
+		assert.ok(before.includes(''), `an untitled session to delete: ${JSON.stringify(before)}`);
+		await chat.locator('button[data-command="sessions"]').click();
+		const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: '(untitled)' });
+		await see(row, 'the untitled session in History');
+		await row.hover();
+		await row.locator('.action-label[aria-label="Delete"]').click();
+		const dialog = page.locator('.monaco-dialog-box');
+		await see(dialog, 'the dialog asking before the session is deleted');
+		assert.match(await dialog.textContent(), /Delete the tinychat session "\(untitled\)"\?/);
+		await dialog.locator('.monaco-button', { hasText: /^Delete$/ }).click();
+		await see(page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Stored tool calls' }), 'History again, after the deletion');
+		await see(row, 'the untitled session gone from History', { state: 'detached', timeout: 5000 });
+		assert.deepEqual((await titles()).sort(), before.filter((t) => t !== '').sort(), 'the store lost that session, and only it');
+		await pick('Hello from VS Code, renamed');
+		await see(chat.locator('.message.user', { hasText: 'still here' }), 'the first session again');
+	});
+
 	it('asks before New or History stops a streaming reply; Cancel keeps it streaming', async () => {
 		await page.locator('.tab', { hasText: 'tinychat' }).first().click();
 		const reply = await ask('slow 300');
@@ -1118,7 +1184,7 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		// The stopped reply was kept, as interrupted, in the session it was in.
 		await retry(3, async () => {
 			await chat.locator('button[data-command="sessions"]').click();
-			await pick('Hello from');
+			await pick('Hello from VS Code, renamed');
 		});
 		await see(chat.locator('.message.user', { hasText: 'still here' }), 'the first session again');
 		const stopped = chat.locator('.message.assistant').last();
