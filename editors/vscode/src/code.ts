@@ -34,8 +34,6 @@ export class CodeActions implements vscode.TextDocumentContentProvider, vscode.D
 	private lastEditor?: vscode.TextEditor;
 	private readonly proposals = new Map<string, Proposal>();
 	private nextId = 0;
-	private readonly changed = new vscode.EventEmitter<vscode.Uri>();
-	readonly onDidChange = this.changed.event;
 	private readonly subs: vscode.Disposable[];
 
 	constructor() {
@@ -194,6 +192,5 @@ export class CodeActions implements vscode.TextDocumentContentProvider, vscode.D
 
 	dispose(): void {
 		this.subs.forEach((s) => s.dispose());
-		this.changed.dispose();
 	}
 }

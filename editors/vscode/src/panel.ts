@@ -29,7 +29,7 @@ import { chatOptions, modelLabel, readSettings } from './config';
 import { contextLabel } from './context';
 import { contentSecurityPolicy } from './csp';
 import type { Ask, FromWebview, Item, PanelCommand, ToWebview } from './messages';
-import { retryProgress, stoppedBy, truncatedNote, whole } from './reply';
+import { retryProgress, stoppedBy, storeFullView, truncatedNote, whole } from './reply';
 import { autoApproved, clipOutput, storedTool } from './tools';
 
 const panelCommands: readonly PanelCommand[] = ['newSession', 'sessions', 'searchSessions', 'renameSession', 'export', 'selectModel'];
@@ -499,32 +499,21 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		}
 	}
 
-	/**
-	 * storeFull shows a -32006 answer: the store could not take the turn.
-	 * Nothing had been asked (data.userMessage): the message goes back to
-	 * the prompt box. Else the reply, whole in data, stays on screen,
-	 * marked as not saved yet: the daemon keeps it and saves it once the
-	 * disk has room, and refuses new messages until then.
-	 */
+	/** storeFull shows a -32006 answer: the store could not take the turn (see storeFullView). */
 	private storeFull(err: ResponseError<unknown>, reply: Item, text: string): void {
-		const data = (err.data ?? {}) as TurnData;
-		if (data.userMessage !== undefined || (!data.text && !data.reasoning && !reply.text)) {
+		const data = err.data as TurnData | undefined;
+		const view = storeFullView(err.message, data, reply, text);
+		if (!view.kept) {
 			this.items.splice(this.items.indexOf(reply), 1);
-			this.addError(`Not sent: ${err.message}. Your message is back in the prompt box: free some disk space, then send it again.`, reply.id);
-			this.post({ type: 'restorePrompt', text: data.userMessage ?? text });
+			this.addError(view.error, reply.id);
+			this.post({ type: 'restorePrompt', text: view.restore });
 			return;
 		}
-		if (data.sessionId) {
+		if (data?.sessionId) {
 			this.adoptSession(data.sessionId, text);
 		}
-		reply.text = whole(data.text, reply.text, data.truncated) ?? '';
-		reply.reasoning = whole(data.reasoning, reply.reasoning, data.truncated);
-		reply.stopped = stoppedBy(data.stopReason);
-		reply.interrupted = data.stopReason === 'cancelled' || data.stopReason === 'error' || undefined;
-		reply.notes = [
-			`Not saved yet: ${err.message}. tinychat keeps this reply and saves it as soon as the disk has room; until then it refuses new messages.`,
-			...(data.truncated ? [truncatedNote] : []),
-		];
+		const { kept: _, ...shown } = view;
+		Object.assign(reply, shown);
 		this.post({ type: 'update', item: this.shown(reply) });
 	}
 

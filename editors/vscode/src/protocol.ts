@@ -214,20 +214,12 @@ export interface TurnData {
 
 /** The data of a -32001 answer. */
 export interface ProviderErrorData extends TurnData {
-	sessionId?: string;
-	messageId?: string;
-	/** The reply as far as it got. */
-	text?: string;
-	/** The reasoning as far as it got, when some had arrived. */
-	reasoning?: string;
 	provider: string;
 	status: number;
 	type: string;
 	message: string;
 	retryable: boolean;
 	retryAfter?: number;
-	/** The user's message, when it was not kept because no text arrived. */
-	userMessage?: string;
 }
 
 export interface Session {

@@ -2,9 +2,10 @@
 // a retry says. No vscode import, so node tests check it.
 
 import type { StopNote } from './messages';
-import type { StoredStopReason } from './protocol';
+import type { StoredStopReason, TurnData } from './protocol';
 
-export const truncatedNote = "Larger than a daemon's answer may be: what streamed is shown, and the session stores the whole reply (Export Session shows it all).";
+/** The note under a reply whose answer the daemon cut to fit its message size limit (truncated). */
+export const truncatedNote = 'This reply is larger than the daemon can send back in one answer: it is shown as it streamed, and the session stores all of it.';
 
 /**
  * whole is the text to keep of a reply: the daemon's (answered), unless
@@ -61,4 +62,37 @@ export function retryProgress(message: string): string | undefined {
 	const wait = fields.get('wait');
 	const when = [attempt ? `retry ${attempt}` : '', wait ? `in ${wait}` : ''].filter(Boolean).join(', ');
 	return `retrying ${provider}${when ? ` (${when})` : ''}${error ? `: ${error}` : ''}`;
+}
+
+/** How a -32006 answer to chat/send (the store could not take the turn) is shown. */
+export type StoreFullView =
+	/** Nothing was asked: the message goes back to the prompt box (restore), and error says why. */
+	| { kept: false; error: string; restore: string }
+	/** The reply arrived but is not saved yet: it stays, with a note saying so. */
+	| { kept: true; text: string; reasoning?: string; stopped?: StopNote; interrupted?: true; notes: string[] };
+
+/**
+ * storeFullView is how a -32006 answer (message, data) to the chat/send
+ * of sent is shown, given what had streamed in. When the daemon refused
+ * the turn before asking the provider (data.userMessage), the message is
+ * offered again; else the reply, whole in data, stays on screen marked as
+ * not saved yet: the daemon keeps it and saves it once the disk has room,
+ * and refuses new messages until then.
+ */
+export function storeFullView(message: string, data: TurnData | undefined, streamed: { text: string; reasoning?: string }, sent: string): StoreFullView {
+	const d = data ?? {};
+	if (d.userMessage !== undefined || (!d.text && !d.reasoning && !streamed.text && !streamed.reasoning)) {
+		return { kept: false, error: `Not sent: ${message}. Your message is back in the prompt box: free some disk space, then send it again.`, restore: d.userMessage ?? sent };
+	}
+	return {
+		kept: true,
+		text: whole(d.text, streamed.text, d.truncated) ?? '',
+		reasoning: whole(d.reasoning, streamed.reasoning, d.truncated),
+		stopped: stoppedBy(d.stopReason),
+		interrupted: d.stopReason === 'cancelled' || d.stopReason === 'error' || undefined,
+		notes: [
+			`Not saved yet: ${message}. tinychat keeps this reply and saves it as soon as the disk has room; until then it refuses new messages.`,
+			...(d.truncated ? [truncatedNote] : []),
+		],
+	};
 }

@@ -1,4 +1,5 @@
-// The webview's Markdown renderer must not let a reply run script.
+// The webview's Markdown renderer must not let a reply run script nor load
+// from the network; code blocks get their language, actions and colours.
 
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

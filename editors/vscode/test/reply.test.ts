@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { retryProgress, stoppedBy, whole } from '../src/reply';
+import { retryProgress, stoppedBy, storeFullView, truncatedNote, whole } from '../src/reply';
 
 describe('whole', () => {
 	it("keeps the daemon's text, unless it says it cut it and the streamed text is longer", () => {
@@ -39,5 +39,44 @@ describe('retryProgress', () => {
 			'the error as the daemon writes it: unquoted, to the end',
 		);
 		assert.equal(retryProgress('key command failed provider=openai'), undefined);
+	});
+});
+
+describe('storeFullView', () => {
+	const full = 'the store is full: database or disk is full';
+
+	it('offers a message refused before the provider was asked again, saying why', () => {
+		const v = storeFullView(full, { userMessage: 'my question' }, { text: '' }, 'my question');
+		assert.deepEqual(v, {
+			kept: false,
+			error: 'Not sent: the store is full: database or disk is full. Your message is back in the prompt box: free some disk space, then send it again.',
+			restore: 'my question',
+		});
+	});
+
+	it('keeps a reply that ended but could not be saved, whole, and says it is not saved yet', () => {
+		const v = storeFullView(full, { sessionId: 's', messageId: 'm', text: 'the whole answer', stopReason: 'end' }, { text: 'the whole' }, 'q');
+		assert.equal(v.kept, true);
+		if (v.kept) {
+			assert.equal(v.text, 'the whole answer');
+			assert.equal(v.stopped, undefined, 'it ended well');
+			assert.equal(v.interrupted, undefined);
+			assert.deepEqual(v.notes, [
+				'Not saved yet: the store is full: database or disk is full. tinychat keeps this reply and saves it as soon as the disk has room; until then it refuses new messages.',
+			]);
+		}
+	});
+
+	it("keeps the reply's own stop reason, and the streamed text when the daemon cut its copy", () => {
+		const v = storeFullView(full, { text: 'cut', stopReason: 'max_size', truncated: true }, { text: 'cut, but whole here' }, 'q');
+		assert.ok(v.kept);
+		if (v.kept) {
+			assert.equal(v.text, 'cut, but whole here');
+			assert.equal(v.stopped, 'max_size');
+			assert.equal(v.notes.length, 2);
+			assert.equal(v.notes[1], truncatedNote);
+		}
+		const cancelled = storeFullView(full, { text: 'part', stopReason: 'cancelled' }, { text: 'part' }, 'q');
+		assert.ok(cancelled.kept && cancelled.interrupted === true, 'a cancelled reply is marked interrupted');
 	});
 });
