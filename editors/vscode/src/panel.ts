@@ -415,8 +415,9 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 							return;
 						}
 						this.adoptSession(d.sessionId, text);
-						reply.text += d.text;
+						// Before the text grows: progress may send the whole item, and the append then adds this delta to it.
 						this.progress('replying');
+						reply.text += d.text;
 						this.post({ type: 'append', id: reply.id, text: d.text });
 					},
 					onReasoning: (d) => {
@@ -424,8 +425,8 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 							return;
 						}
 						this.adoptSession(d.sessionId, text);
-						reply.reasoning = (reply.reasoning ?? '') + d.text;
 						this.progress('thinking');
+						reply.reasoning = (reply.reasoning ?? '') + d.text;
 						if (this.showReasoning) {
 							this.post({ type: 'append', id: reply.id, text: d.text, part: 'reasoning' });
 						}

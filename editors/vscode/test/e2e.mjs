@@ -548,8 +548,9 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 	});
 
 	it('queues a message sent with Enter while a reply streams, and sends it when the reply ends', async () => {
-		const first = await ask('slow 40');
+		const first = await ask('slow 80');
 		await see(first.locator('.body', { hasText: 'w2' }), 'the slow reply streaming');
+		assert.match(await first.locator('.body').textContent(), /^w0 w1 w2/, 'each delta shows once, in order');
 		await chat.locator('#input').fill('queued while streaming');
 		await chat.locator('#input').press('Enter');
 		assert.equal(await chat.locator('#input').inputValue(), '', 'Enter takes the message out of the prompt box');
@@ -557,7 +558,17 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		await see(queued, 'the message shown as queued', { timeout: 5000 });
 		assert.match(await chat.locator('#queue').textContent(), /sent when this reply ends/);
 		assert.equal(await chat.locator('.message.user', { hasText: 'queued while streaming' }).count(), 0, 'not sent while the reply streams');
+		// A second one, taken back out of the queue with its Edit button.
+		await chat.locator('#input').fill('taken back');
+		await chat.locator('#input').press('Enter');
+		const second = chat.locator('#queue .queued', { hasText: 'taken back' });
+		await see(second, 'the second message queued', { timeout: 5000 });
 		await screenshot('queued');
+		await second.locator('button', { hasText: 'Edit' }).click();
+		await see(second, 'the second message out of the queue', { state: 'detached', timeout: 5000 });
+		assert.equal(await chat.locator('#input').inputValue(), 'taken back', 'back in the prompt box');
+		await chat.locator('#input').fill('');
+		assert.equal(await chat.locator('#queue .queued').count(), 1, 'the first one still queued');
 		await see(first.locator('.meta'), 'the slow reply to finish');
 		assert.doesNotMatch(await first.textContent(), /queued/);
 		await see(chat.locator('.message.user', { hasText: 'queued while streaming' }), 'the queued message sent once the reply ended');
@@ -565,6 +576,7 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		await see(reply.locator('.body', { hasText: 'queued while streaming' }), 'the reply to the queued message');
 		await see(reply.locator('.meta'), 'the reply to the queued message to finish');
 		await see(queued, 'the queue emptied', { state: 'detached', timeout: 5000 });
+		assert.equal(await chat.locator('.message.user', { hasText: 'taken back' }).count(), 0, 'the message taken back was not sent');
 	});
 
 	it("shows the provider's error inline and offers the message again", async () => {
@@ -626,6 +638,7 @@ describe('tinychat in VS Code (code-server)', { timeout: 600000 }, () => {
 		// 40 reasoning deltas, then 40 answer deltas, 40 ms apart.
 		const reply = await ask('think 40');
 		await see(reply.locator('details.thinking[open] .reasoning', { hasText: 't3' }), 'an open Thinking block while the reasoning streams');
+		assert.match(await reply.locator('.reasoning').textContent(), /^t0 t1 t2 t3/, 'each reasoning delta shows once, in order');
 		assert.equal((await reply.locator('.body').textContent()).trim(), '', 'no answer while only reasoning has arrived');
 		await screenshot('thinking');
 		// One state of the page: still streaming, the answer begun, the block closed.
