@@ -36,7 +36,7 @@ func budget(t *testing.T) time.Duration {
 func TestRun(t *testing.T) {
 	var out, errs bytes.Buffer
 	limit := budget(t).Round(time.Second).String()
-	code := run([]string{"-json", "-scenarios", "all", "-iterations", "1", "-small", "200", "-large", "300", "-lat-chunks", "20",
+	code := run([]string{"-json", "-scenarios", "all", "-iterations", "1", "-small", "200", "-large", "300", "-huge", "400", "-peers", "none", "-lat-chunks", "20",
 		"-starts", "2", "-slow-chunks", "200", "-streams", "8", "-stream-chunks", "20", "-stream-delay", "20ms", "-cancels", "2",
 		"-store-messages", "2000", "-store-sessions", "20", "-store-big", "200", "-store-repeats", "2",
 		"-timeout", limit, "-run-timeout", limit}, &out, &errs)
@@ -57,7 +57,7 @@ func TestRun(t *testing.T) {
 	if len(res.Errors) > 0 {
 		t.Errorf("errors: %q", res.Errors)
 	}
-	want := map[string]int{"t10k": 200, "t100k": 300, "t100k-f64": 300, "t100k-an": 300, "l1ms": 20, "slow": 200, "concurrent": 8 * 20}
+	want := map[string]int{"t10k": 200, "t100k": 300, "t100k-f64": 300, "t100k-an": 300, "t1m": 400, "l1ms": 20, "slow": 200, "concurrent": 8 * 20}
 	seen := map[string]bool{}
 	for _, r := range res.Runs {
 		seen[r.Scenario] = true

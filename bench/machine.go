@@ -13,17 +13,18 @@ import (
 
 // machine is where and how the bench ran.
 type machine struct {
-	CPU       string  `json:"cpu"`
-	Cores     int     `json:"cores"`
-	MemGiB    float64 `json:"mem_gib"`
-	Kernel    string  `json:"kernel"`
-	Go        string  `json:"go"`
-	Curl      string  `json:"curl"`
-	Command   string  `json:"command"`
-	Daemon    string  `json:"daemon"`
-	Mock      string  `json:"mock"`
-	LoadStart string  `json:"loadavg_start"`
-	LoadEnd   string  `json:"loadavg_end"`
+	CPU       string   `json:"cpu"`
+	Cores     int      `json:"cores"`
+	MemGiB    float64  `json:"mem_gib"`
+	Kernel    string   `json:"kernel"`
+	Go        string   `json:"go"`
+	Curl      string   `json:"curl"`
+	Command   string   `json:"command"`
+	Daemon    string   `json:"daemon"`
+	Mock      string   `json:"mock"`
+	LoadStart string   `json:"loadavg_start"`
+	LoadEnd   string   `json:"loadavg_end"`
+	PeerNotes []string `json:"peer_notes,omitempty"` // SDK peers left out, and why
 }
 
 func machineInfo() machine {

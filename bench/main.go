@@ -45,6 +45,8 @@ type config struct {
 	db           string
 	small        int
 	large        int
+	huge         int
+	peers        string
 	latChunks    int
 	latPace      time.Duration
 	latDelay     time.Duration
@@ -103,13 +105,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.db, "db", "file", "the daemon's store: file (one temporary SQLite file for the whole bench, as an editor's) or memory (--db :memory:)")
 	fs.IntVar(&c.small, "small", 10000, "deltas of the small stream (t10k)")
 	fs.IntVar(&c.large, "large", 100000, "deltas of the large streams (t100k, t100k-f64, t100k-an)")
+	fs.IntVar(&c.huge, "huge", 1000000, "deltas of the longest stream (t1m), for memory flat in the reply's length")
+	fs.StringVar(&c.peers, "peers", "sdk", "the official SDKs to run beside curl and the daemon: sdk (openai-go, anthropic-go, node-openai), none, or a comma-separated list; each is built or installed once (network: the Go module proxy, npm), and one that cannot be is left out with a note")
 	fs.IntVar(&c.latChunks, "lat-chunks", 2000, "deltas of the paced stream (l1ms)")
 	fs.DurationVar(&c.latPace, "lat-pace", time.Millisecond, "the paced stream's pace")
 	fs.DurationVar(&c.latDelay, "lat-delay", 50*time.Millisecond, "the paced stream's delay before its first byte")
 	fs.IntVar(&c.starts, "starts", 10, "daemon starts per iteration (startup)")
 	fs.IntVar(&c.slowChunks, "slow-chunks", 10000, "deltas of the slow consumer's stream")
 	fs.DurationVar(&c.slowWork, "slow-work", 20*time.Microsecond, "the slow consumer's spin per frame")
-	fs.IntVar(&c.streams, "streams", 500, "concurrent streams")
+	fs.IntVar(&c.streams, "streams", 1000, "concurrent streams")
 	fs.IntVar(&c.streamChunks, "stream-chunks", 100, "deltas of each concurrent stream")
 	fs.DurationVar(&c.streamPace, "stream-pace", 10*time.Millisecond, "pace of each concurrent stream")
 	fs.DurationVar(&c.streamDelay, "stream-delay", 500*time.Millisecond, "each concurrent stream's delay before its first byte (a model's time to first token)")
@@ -342,6 +346,21 @@ func (b *bench) setup(tmp string, m *machine, progress func(string, ...any)) err
 		return err
 	}
 	b.relay = relay.Args
+
+	if c.peers != "none" {
+		repo := c.repo
+		if repo == "" {
+			if repo, err = findRepo(); err != nil {
+				return err
+			}
+		}
+		var notes []string
+		b.peers, notes = buildPeers(repo, filepath.Join(tmp, "peers"), c.peers, progress)
+		for _, n := range notes {
+			progress("bench: %s", n)
+		}
+		m.PeerNotes = notes
+	}
 
 	// One unmeasured run of each kind: the store's schema is made, the
 	// binaries are in the page cache.

@@ -83,7 +83,8 @@ func (res *result) writeText(w io.Writer, md bool) error {
 		{"daemon", m.Daemon},
 		{"mock", m.Mock},
 		{"store", res.storeLine()},
-		{"method", fmt.Sprintf("iterations: %d, each running every scenario once, the two peers of a scenario back to back in alternating order. Figures are medians (min–max) over the iterations; a ratio is the median of the per-iteration ratios to the baseline peer.", c.iterations)},
+		{"peers", strings.Join(m.PeerNotes, "; ")},
+		{"method", fmt.Sprintf("iterations: %d, each running every scenario once, the peers of a scenario back to back, each iteration starting with a different one. Figures are medians (min–max) over the iterations; a ratio is the median of the per-iteration ratios to the baseline peer.", c.iterations)},
 	} {
 		if kv[1] == "" {
 			continue
@@ -125,18 +126,23 @@ func (res *result) writeText(w io.Writer, md bool) error {
 
 	if cu, tc := res.find("l1ms", "curl"), res.find("l1ms", "tinychat"); cu != nil && tc != nil {
 		tl := &table{title: "Latency: " + titles["l1ms"] + "; a delta's latency is its arrival at the bench minus the mock's stamp (same clock)",
-			head: []string{"peer", "p50 µs", "p99 µs", "first delta µs", "request to first delta ms", "context switches per delta"}}
-		for _, s := range []*summary{cu, tc} {
-			tl.rows = append(tl.rows, []string{s.Peer + failNote(s), rng("%.0f", s.LatP50Us), rng("%.0f", s.LatP99Us), rng("%.0f", s.FirstLatUs), rng("%.1f", s.FirstMs), f("%.1f", s.SwitchesPerDelta)})
+			head: []string{"peer", "p50 µs", "p99 µs", "first delta µs", "request to first delta ms", "CPU µs/delta", "CPU ratio to tinychat", "context switches per delta", "peak RSS MB"}}
+		for _, s := range res.Summaries {
+			if s.Scenario != "l1ms" {
+				continue
+			}
+			tl.rows = append(tl.rows, []string{s.Peer + failNote(s), rng("%.0f", s.LatP50Us), rng("%.0f", s.LatP99Us), rng("%.0f", s.FirstLatUs), rng("%.1f", s.FirstMs),
+				f("%.1f", s.CPUUsPerDelta), f("%.2fx", s.CPUUsPerDelta/tc.CPUUsPerDelta), f("%.1f", s.SwitchesPerDelta), f("%.1f", s.RSSMB.Median)})
 		}
 		if tc.AddedP50Us != nil {
-			tl.rows = append(tl.rows, []string{"tinychat − curl", rng("%+.0f", *tc.AddedP50Us), rng("%+.0f", *tc.AddedP99Us), rng("%+.0f", *tc.AddedFirstUs), "", ""})
+			tl.rows = append(tl.rows, []string{"tinychat − curl", rng("%+.0f", *tc.AddedP50Us), rng("%+.0f", *tc.AddedP99Us), rng("%+.0f", *tc.AddedFirstUs), "", "", "", "", ""})
 		}
 		tl.notes = []string{
 			"first delta: the first delta's stamp is taken as the mock writes its first byte (after " + c.latDelay.String() + "), so this is the provider's first byte to the first chat/delta at the bench.",
 			"request to first delta: curl from process start, tinychat from writing chat/send; both include the mock's " + c.latDelay.String() + " delay and the connection.",
 			"tinychat − curl: median of the per-iteration differences.",
 			"context switches per delta: every switch of every thread of the process over its whole run (getrusage), voluntary and involuntary, divided by the deltas.",
+			"CPU µs/delta: user+sys over the process's whole run (tinychat's start, store and stop included), divided by the deltas. anthropic-go reads the same stream in Anthropic's format; the other peers in OpenAI's.",
 		}
 		tl.write(bw, md)
 	}
@@ -207,9 +213,9 @@ func (res *result) writeText(w io.Writer, md bool) error {
 
 	res.writeStore(bw, md)
 
-	title := "Targets (issue 7)"
+	title := "Targets (issue 21; the others: issue 7)"
 	if res.find("store", "tinychat") != nil {
-		title = "Targets (issue 7; store: issue 3)"
+		title = "Targets (issue 21; the others: issue 7; store: issue 3)"
 	}
 	tt := &table{title: title, head: []string{"metric", "measured", "target", "met"}}
 	for _, t := range res.Targets {

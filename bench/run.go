@@ -110,9 +110,10 @@ func (r *Run) brief() string {
 type bench struct {
 	daemon    []string // argv of the daemon
 	daemonEnv []string
-	relay     []string // argv of the one-frame-per-delta relay
-	floor     []string // argv of the startup floor
-	mockURL   string   // http://127.0.0.1:PORT
+	relay     []string            // argv of the one-frame-per-delta relay
+	floor     []string            // argv of the startup floor
+	peers     map[string][]string // argv of each SDK peer built, but the base URL and message
+	mockURL   string              // http://127.0.0.1:PORT
 	curl      string
 	timeout   time.Duration // for one run
 	end       time.Time     // of the whole bench

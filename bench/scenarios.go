@@ -21,22 +21,38 @@ type scenario struct {
 
 // pair runs two peers, in an order that swaps with each iteration.
 func pair(iter int, a, b func() Run) []Run {
-	if iter%2 == 1 {
-		rb := b()
-		ra := a()
-		return []Run{ra, rb}
-	}
-	ra := a()
-	rb := b()
-	return []Run{ra, rb}
+	return rotate(iter, a, b)
 }
 
-// versusCurl is a stream run by curl and by the daemon.
-func versusCurl(name, title string, s stream) scenario {
+// rotate runs peers one after the other, starting with a different one in
+// each iteration, and returns their runs in the order given.
+func rotate(iter int, peers ...func() Run) []Run {
+	runs := make([]Run, len(peers))
+	for k := range peers {
+		i := (iter + k) % len(peers)
+		runs[i] = peers[i]()
+	}
+	return runs
+}
+
+// versusCurl is a stream run by curl, by the daemon, and by those of the
+// SDK peers given that the bench could build; each SDK reads the stream
+// in its own API's format.
+func versusCurl(name, title string, s stream, sdks ...string) scenario {
 	return scenario{name: name, title: title, baseline: "curl", run: func(b *bench, iter int) []Run {
-		return pair(iter,
+		peers := []func() Run{
 			func() Run { return b.curlRun(name, s) },
-			func() Run { return b.editorRun(name, "tinychat", b.daemon, b.daemonEnv, s) })
+			func() Run { return b.editorRun(name, "tinychat", b.daemon, b.daemonEnv, s) },
+		}
+		for _, p := range sdks {
+			if b.peers[p] == nil {
+				continue
+			}
+			ps := s
+			ps.format = peerFormat(p)
+			peers = append(peers, func() Run { return b.sdkRun(name, p, ps) })
+		}
+		return rotate(iter, peers...)
 	}}
 }
 
@@ -46,11 +62,12 @@ func scenarios(c *config) []scenario {
 	}
 	return []scenario{
 		versusCurl("t10k", fmt.Sprintf("%s deltas", count(c.small)), tokens("openai", c.small, 1)),
-		versusCurl("t100k", fmt.Sprintf("%s deltas", count(c.large)), tokens("openai", c.large, 1)),
+		versusCurl("t100k", fmt.Sprintf("%s deltas", count(c.large)), tokens("openai", c.large, 1), peerOpenAIGo, peerNodeOpenAI),
+		versusCurl("t1m", fmt.Sprintf("%s deltas (memory flat in the reply's length)", count(c.huge)), tokens("openai", c.huge, 1)),
 		versusCurl("t100k-f64", fmt.Sprintf("%s deltas, 64 events per write (client-bound)", count(c.large)), tokens("openai", c.large, 64)),
-		versusCurl("t100k-an", fmt.Sprintf("%s deltas, Anthropic format", count(c.large)), tokens("anthropic", c.large, 1)),
+		versusCurl("t100k-an", fmt.Sprintf("%s deltas, Anthropic format", count(c.large)), tokens("anthropic", c.large, 1), peerAnthropicGo),
 		versusCurl("l1ms", fmt.Sprintf("%d deltas at %v pacing, %v before the first byte (stamped)", c.latChunks, c.latPace, c.latDelay),
-			stream{format: "openai", mock: mockConfig{chunks: c.latChunks, pace: c.latPace, delay: c.latDelay, flush: 1, ts: true}}),
+			stream{format: "openai", mock: mockConfig{chunks: c.latChunks, pace: c.latPace, delay: c.latDelay, flush: 1, ts: true}}, sdkPeers...),
 		{name: "startup", title: fmt.Sprintf("process start to initialize response, %d starts per iteration", c.starts),
 			run: func(b *bench, iter int) []Run {
 				return pair(iter,
@@ -91,9 +108,9 @@ func scenarios(c *config) []scenario {
 // groups name sets of scenarios. default is what runs without -scenarios:
 // every scenario but store, whose store takes a minute or more to build.
 var groups = map[string][]string{
-	"default":    {"t10k", "t100k", "t100k-f64", "t100k-an", "l1ms", "startup", "slow", "concurrent", "cancel"},
-	"all":        {"t10k", "t100k", "t100k-f64", "t100k-an", "l1ms", "startup", "slow", "concurrent", "cancel", "store"},
-	"throughput": {"t10k", "t100k", "t100k-f64", "t100k-an"},
+	"default":    {"t10k", "t100k", "t1m", "t100k-f64", "t100k-an", "l1ms", "startup", "slow", "concurrent", "cancel"},
+	"all":        {"t10k", "t100k", "t1m", "t100k-f64", "t100k-an", "l1ms", "startup", "slow", "concurrent", "cancel", "store"},
+	"throughput": {"t10k", "t100k", "t1m", "t100k-f64", "t100k-an"},
 	"latency":    {"l1ms", "startup"},
 }
 
