@@ -92,6 +92,10 @@ type Request struct {
 	// Tools, when set, are the turn's tools instead of the Engine's: an
 	// ACP session's, which has MCP servers of its own.
 	Tools Toolbox
+	// Flush, if set, is called after events as providers.Request.Flush
+	// says: when the provider's stream has given every event it read and
+	// waits for more (waiting true), and when it ends (waiting false).
+	Flush func(waiting bool)
 }
 
 // Result is a turn that ended well.
@@ -287,6 +291,7 @@ func (e *Engine) begin(ctx context.Context, r Request) (*Turn, error) {
 		Temperature: r.Temperature,
 		MaxTokens:   r.MaxTokens,
 		Messages:    make([]providers.Message, 0, len(history)+1),
+		Flush:       r.Flush,
 	}
 	if t.req.Temperature == nil {
 		t.req.Temperature = r.Settings.Temperature

@@ -111,6 +111,15 @@ type Request struct {
 	Tools       []ToolSpec // offered to the model; none for a plain reply
 	Temperature *float64
 	MaxTokens   int // 0 means the provider's default
+
+	// Flush, if set, is called on the goroutine that calls onEvent once
+	// onEvent has had every event read so far: with waiting true just
+	// before the stream waits for more of the provider's bytes, and with
+	// waiting false when the stream ends, however it ends. A consumer that
+	// writes what it was given when Flush is called writes from the
+	// goroutine that reads the provider, with no hand-off to another, and
+	// what arrived together goes out together.
+	Flush func(waiting bool)
 }
 
 // Usage counts the tokens of one reply.

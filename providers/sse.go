@@ -178,7 +178,7 @@ func (p *httpProvider) Stream(ctx context.Context, req *Request, onEvent func(Ev
 	path := strings.ReplaceAll(p.chatPath, "{model}", url.PathEscape(model))
 	var res *Result
 	err = p.c.retry.run(ctx, p.name, func() (started bool, err error) {
-		res, started, err = p.stream(ctx, path, body, onEvent)
+		res, started, err = p.stream(ctx, path, body, req.Flush, onEvent)
 		return started, err
 	})
 	if err != nil {
@@ -191,7 +191,7 @@ func (p *httpProvider) Stream(ctx context.Context, req *Request, onEvent func(Ev
 
 // stream makes one attempt at a reply. started reports whether any event
 // reached onEvent.
-func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onEvent func(Event)) (res *Result, started bool, err error) {
+func (p *httpProvider) stream(ctx context.Context, path string, body []byte, flush func(bool), onEvent func(Event)) (res *Result, started bool, err error) {
 	defer func() { err = p.fail(err) }()
 
 	// One timer guards the whole attempt: first the wait for the first
@@ -215,7 +215,12 @@ func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onE
 
 	dec := p.wire.newDecoder()
 	var prog progress
-	for ev, rerr := range sse.Read(resp.Body, &readConfig) {
+	var src io.Reader = resp.Body
+	if flush != nil {
+		defer flush(false)
+		src = &flushReader{r: resp.Body, flush: flush}
+	}
+	for ev, rerr := range sse.Read(src, &readConfig) {
 		if rerr != nil {
 			err = rerr
 			break
@@ -251,6 +256,19 @@ func (p *httpProvider) stream(ctx context.Context, path string, body []byte, onE
 		msg += ": " + err.Error()
 	}
 	return nil, started, p.cut(ctx, actx, limit, &Error{Type: "truncated_stream", Message: msg, Retryable: true})
+}
+
+// flushReader calls flush before each read of the body: go-sse reads only
+// once it has passed on every event it had, so this is when the events
+// given so far are all there is until more bytes come.
+type flushReader struct {
+	r     io.Reader
+	flush func(bool)
+}
+
+func (f *flushReader) Read(b []byte) (int, error) {
+	f.flush(true)
+	return f.r.Read(b)
 }
 
 // Models implements Provider. Models set in the configuration file are

@@ -54,6 +54,8 @@ func (s *Server) chatSend(ctx context.Context, req *request) (any, error) {
 			return s.askPermission(ctx, req.ID, sessionID, c)
 		}
 	}
+	// The provider's stream writes its deltas itself (relay.streamFlush).
+	r.Flush = func(waiting bool) { out.streamFlush(waiting) }
 	turn, err := s.chat.Begin(ctx, r)
 	if err != nil {
 		return nil, err

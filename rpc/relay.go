@@ -18,13 +18,20 @@ const (
 )
 
 // relay carries the answer text and reasoning of one chat/send to the
-// client with adaptive coalescing: its own goroutine writes one
-// notification per wake-up and kind, and text that arrives while a write
-// is in flight goes out together in the next one. At a provider's usual
-// pace every delta is its own notification, with no added wait; when the
-// client reads slower than the provider writes, notifications get fewer
-// and larger instead of queueing. Text is never merged across requests
-// (each chat/send has its own relay) nor across kinds, whose order is kept.
+// client with adaptive coalescing: one notification per write and kind,
+// and text that arrives while a write is in flight goes out together in
+// the next one. At a provider's usual pace every delta is its own
+// notification, with no added wait; when the client reads slower than the
+// provider writes, notifications get fewer and larger instead of
+// queueing. Text is never merged across requests (each chat/send has its
+// own relay) nor across kinds, whose order is kept.
+//
+// While a provider streams, its events are written by the goroutine that
+// reads them, when the stream has given all it read and is about to wait
+// for more (streamFlush): nothing is handed to another goroutine, which at
+// a realistic pace would wake a thread for each delta. The relay's own
+// goroutine writes everything else (a tool call's notification between
+// two steps, say), and what piles up while a write blocks.
 type relay struct {
 	out  *stream
 	encs [2]*deltaEncoder // by chat.EventKind: chat/delta, chat/reasoning
@@ -34,8 +41,17 @@ type relay struct {
 	room    sync.Cond // signalled when pending is taken, and when it is written
 	pending []byte
 	runs    []run // of pending, in order
-	writing bool  // the writer holds text it took and has not written yet
+	writing bool  // a writer holds text it took and has not written yet
 	closed  bool
+	// streaming: a provider's stream is giving events and will call
+	// streamFlush before it waits for more, so add need not wake the
+	// relay's goroutine.
+	streaming bool
+	broken    bool // see send
+	// The buffers written last, kept for the next take; whoever set
+	// writing owns them.
+	spare     []byte
+	spareRuns []run
 
 	wake chan struct{} // capacity 1: "pending has text"
 	done chan struct{} // closed when the writer has flushed everything
@@ -68,6 +84,7 @@ func (r *relay) add(e chat.Event) {
 	}
 	r.mu.Lock()
 	for len(r.pending) >= maxPending && !r.closed {
+		r.signal()
 		r.room.Wait()
 	}
 	r.pending = append(r.pending, text...)
@@ -76,10 +93,81 @@ func (r *relay) add(e chat.Event) {
 	} else {
 		r.runs = append(r.runs, run{e.Kind, len(r.pending)})
 	}
+	streaming := r.streaming
 	r.mu.Unlock()
+	if !streaming {
+		r.signal()
+	}
+}
+
+// signal wakes the relay's goroutine.
+func (r *relay) signal() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
+	}
+}
+
+// streamFlush is chat.Request.Flush: the provider's stream has given every
+// event it read. What they queued is written now, on the stream's
+// goroutine, unless a write is in flight, whose writer then takes it next.
+// With waiting true more events follow, and another call; with false the
+// stream has ended, and the relay's goroutine writes what comes next.
+func (r *relay) streamFlush(waiting bool) {
+	r.mu.Lock()
+	r.streaming = waiting
+	if len(r.pending) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	if r.writing || r.closed {
+		r.mu.Unlock()
+		r.signal()
+		return
+	}
+	text, runs := r.take()
+	r.mu.Unlock()
+	r.send(text, runs)
+	r.mu.Lock()
+	r.written(text, runs)
+	r.mu.Unlock()
+}
+
+// take takes the pending text for a writer. r.mu is held and no one is
+// writing.
+func (r *relay) take() ([]byte, []run) {
+	text, runs := r.pending, r.runs
+	r.pending, r.runs = r.spare[:0], r.spareRuns[:0]
+	r.writing = true
+	r.room.Broadcast()
+	return text, runs
+}
+
+// written ends a write of what take gave: its buffers are kept for the
+// next take. r.mu is held.
+func (r *relay) written(text []byte, runs []run) {
+	r.spare, r.spareRuns = text, runs
+	r.writing = false
+	r.room.Broadcast()
+}
+
+// send writes text, notification by notification. Once a write failed
+// (broken) a client that is gone gets nothing more; the turn still runs to
+// its end, to be saved. Only the holder of writing calls it.
+func (r *relay) send(text []byte, runs []run) {
+	start := 0
+	for _, k := range runs {
+		if k.kind == chat.ToolCallEvent {
+			r.broken = r.broken || r.out.writeFrame(text[start:k.end]) != nil
+			start = k.end
+			continue
+		}
+		for rest := text[start:k.end]; len(rest) > 0 && !r.broken; {
+			n := cut(rest, maxDeltaText)
+			r.broken = r.out.writeFrame(r.encs[k.kind].encode(rest[:n])) != nil
+			rest = rest[n:]
+		}
+		start = k.end
 	}
 }
 
@@ -89,49 +177,25 @@ func (r *relay) flush() {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	r.signal()
 	<-r.done
 }
 
 // write is the relay's goroutine. It swaps the pending buffers for the
-// ones it wrote last time, so that in a steady stream nothing is allocated.
+// ones written last, so that in a steady stream nothing is allocated.
 func (r *relay) write() {
 	defer close(r.done)
-	var spare []byte
-	var spareRuns []run
-	broken := false
 	for range r.wake {
 		r.mu.Lock()
-		text, runs := r.pending, r.runs
-		r.pending, r.runs = spare[:0], spareRuns[:0]
-		closed := r.closed
-		r.writing = true
-		r.room.Broadcast()
-		r.mu.Unlock()
-
-		start := 0
-		for _, k := range runs {
-			if k.kind == chat.ToolCallEvent {
-				broken = broken || r.out.writeFrame(text[start:k.end]) != nil
-				start = k.end
-				continue
-			}
-			for rest := text[start:k.end]; len(rest) > 0 && !broken; {
-				n := cut(rest, maxDeltaText)
-				// A client that is gone gets nothing more; the turn still
-				// runs to its end, to be saved.
-				broken = r.out.writeFrame(r.encs[k.kind].encode(rest[:n])) != nil
-				rest = rest[n:]
-			}
-			start = k.end
+		for r.writing {
+			r.room.Wait()
 		}
-		spare, spareRuns = text, runs
+		closed := r.closed
+		text, runs := r.take()
+		r.mu.Unlock()
+		r.send(text, runs)
 		r.mu.Lock()
-		r.writing = false
-		r.room.Broadcast()
+		r.written(text, runs)
 		r.mu.Unlock()
 		if closed {
 			return
@@ -142,6 +206,7 @@ func (r *relay) write() {
 // sync waits until everything queued so far is on the wire: what the
 // client is asked next comes after what it was told.
 func (r *relay) sync() {
+	r.signal()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for (len(r.pending) > 0 || r.writing) && !r.closed {
