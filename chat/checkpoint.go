@@ -138,7 +138,9 @@ func (e *Engine) checkpoints(every time.Duration) {
 		)
 		for t := range e.ck.live {
 			if reply, size, ok := t.progress.unsaved(); ok {
-				saves = append(saves, session.Save{SessionID: t.SessionID, Messages: []*session.Message{&t.user, reply}})
+				// The user's message was saved when the turn began: only
+				// the reply changes.
+				saves = append(saves, session.Save{SessionID: t.SessionID, Messages: []*session.Message{reply}})
 				turns, sizes = append(turns, t), append(sizes, size)
 			}
 		}

@@ -774,7 +774,7 @@ func cleanTitle(title string) string {
 
 // firstUserTitle returns the title made of the first user message of
 // session id, or "" if it has none.
-func firstUserTitle(ctx context.Context, tx *sql.Tx, id string) (string, error) {
+func firstUserTitle(ctx context.Context, tx writer, id string) (string, error) {
 	var content string
 	err := tx.QueryRowContext(ctx, `SELECT content FROM messages WHERE session_id = ? AND role = ? ORDER BY seq LIMIT 1`,
 		id, RoleUser).Scan(&content)
@@ -859,37 +859,75 @@ func (s *Store) SaveAll(ctx context.Context, saves []Save) error {
 		s.gatherMu.Unlock()
 	}
 	ctx = context.WithoutCancel(ctx)
+	// First all the saves at once. SQLite's full-text index writes what
+	// it gathered at every savepoint, so a savepoint for each save made
+	// the index write a segment for each and then merge them (a third of
+	// a checkpoint of 1,000 replies). Only if a save fails are they all
+	// undone and written again one by one, each in a savepoint of its own,
+	// so that the failed one is undone alone: in the same transaction, so
+	// that no later batch is written in between.
 	b.err = s.update(ctx, func(tx *sql.Tx) error {
 		take()
+		st := newTxStmts(tx)
+		if _, err := st.ExecContext(ctx, "SAVEPOINT batch"); err != nil {
+			return err
+		}
 		now := time.Now()
+		var err error
 		for _, sv := range b.saves {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT save"); err != nil {
-				return err
+			if err = put(ctx, st, sv.SessionID, now, sv.Messages); err == nil {
+				err = setCurrent(ctx, st, sv.SessionID)
 			}
-			sv.Err = put(ctx, tx, sv.SessionID, now, sv.Messages)
-			if sv.Err == nil {
-				sv.Err = setCurrent(ctx, tx, sv.SessionID)
-			}
-			sv.Err = writeError(sv.Err)
-			end := "RELEASE save"
-			if sv.Err != nil {
-				end = "ROLLBACK TO save; RELEASE save"
-			}
-			if _, err := tx.ExecContext(ctx, end); err != nil {
-				// SQLite rolls back the whole transaction on some
-				// errors (a full disk, a failed write), and the savepoint
-				// with it: the save's own error is what went wrong.
-				if sv.Err != nil {
-					return sv.Err
-				}
-				return err
+			if err != nil {
+				break
 			}
 		}
-		return nil
+		if err == nil {
+			_, err = st.ExecContext(ctx, "RELEASE batch")
+			return err
+		}
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO batch; RELEASE batch"); rerr != nil {
+			// SQLite rolled the whole transaction back (a full disk, a
+			// failed write): that failure is the transaction's.
+			return writeError(err)
+		}
+		return saveOneByOne(ctx, st, b.saves)
 	})
 	take()
 	close(b.done)
 	return b.err
+}
+
+// saveOneByOne writes saves in one transaction, each in a savepoint: a save
+// that fails is undone alone and gets its error in Err.
+func saveOneByOne(ctx context.Context, st *txStmts, saves []*Save) error {
+	now := time.Now()
+	for _, sv := range saves {
+		if _, err := st.ExecContext(ctx, "SAVEPOINT save"); err != nil {
+			return err
+		}
+		sv.Err = put(ctx, st, sv.SessionID, now, sv.Messages)
+		if sv.Err == nil {
+			sv.Err = setCurrent(ctx, st, sv.SessionID)
+		}
+		sv.Err = writeError(sv.Err)
+		var err error
+		if sv.Err == nil {
+			_, err = st.ExecContext(ctx, "RELEASE save")
+		} else {
+			_, err = st.tx.ExecContext(ctx, "ROLLBACK TO save; RELEASE save")
+		}
+		if err != nil {
+			// SQLite rolls back the whole transaction on some
+			// errors (a full disk, a failed write), and the savepoint
+			// with it: the save's own error is what went wrong.
+			if sv.Err != nil {
+				return sv.Err
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // checkMessages is what Put requires of the messages it is given.
@@ -931,7 +969,7 @@ func prepare(msgs []*Message, now time.Time) {
 	}
 }
 
-func put(ctx context.Context, tx *sql.Tx, sessionID string, now time.Time, msgs []*Message) error {
+func put(ctx context.Context, tx writer, sessionID string, now time.Time, msgs []*Message) error {
 	var title string
 	var next, added int
 	err := tx.QueryRowContext(ctx, `SELECT title, (SELECT coalesce(max(seq) + 1, 0) FROM messages WHERE session_id = s.id) FROM sessions s WHERE id = ?`,

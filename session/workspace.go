@@ -98,7 +98,7 @@ func (s *Store) SetCurrent(ctx context.Context, id string) error {
 	return s.update(ctx, func(tx *sql.Tx) error { return setCurrent(ctx, tx, id) })
 }
 
-func setCurrent(ctx context.Context, tx *sql.Tx, id string) error {
+func setCurrent(ctx context.Context, tx writer, id string) error {
 	res, err := tx.ExecContext(ctx, `
 INSERT INTO workspaces (path, current_session_id) SELECT workspace, id FROM sessions WHERE id = ?
 ON CONFLICT (path) DO UPDATE SET current_session_id = excluded.current_session_id`, id)
