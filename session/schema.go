@@ -130,6 +130,17 @@ CREATE TRIGGER messages_search_update AFTER UPDATE OF content ON messages BEGIN
 END;
 INSERT INTO messages_search (messages_search) VALUES ('rebuild');
 `,
+	// 7: put keeps the index of the messages it writes itself, instead of
+	// triggers: SQLite runs a statement that fires a trigger in a statement
+	// transaction of its own, at the start of which FTS5 writes what it
+	// has gathered of the index, so each saved message made a segment of
+	// its own, and merges. Put's statements that keep the index write one
+	// row each and need none. Deleting messages still goes through a
+	// trigger, rarely.
+	`
+DROP TRIGGER messages_search_insert;
+DROP TRIGGER messages_search_update;
+`,
 }
 
 // errNotStore is returned by schemaVersion for an SQLite file that some other

@@ -79,9 +79,9 @@ func TestOpenRefuses(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.Close()
-				rawExec(t, path, "PRAGMA user_version = 7")
+				rawExec(t, path, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)+1))
 			},
-			want: fmt.Sprintf("schema version 7 is newer than this tinychat supports (%d); upgrade tinychat", len(migrations)),
+			want: fmt.Sprintf("schema version %d is newer than this tinychat supports (%d); upgrade tinychat", len(migrations)+1, len(migrations)),
 		},
 		{
 			name: "random bytes",

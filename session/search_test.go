@@ -350,3 +350,68 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestSearchFollowsSaves saves a reply as it streams, as the checkpoints
+// do, then for good, then again unchanged, and in batches with a save that
+// fails: search finds the text as it was last saved and nothing it no
+// longer holds, and the index stays whole (put keeps it, not triggers).
+func TestSearchFollowsSaves(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	a := mustNew(t, s, "/w/a", "")
+	mustPut(t, s, a.ID, user("q", "Tell me about quokkas"))
+	check := func(step, query, want string) {
+		t.Helper()
+		hits, err := s.Search(ctx, query, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hitIDs(hits); got != want {
+			t.Errorf("%s: search %q found %q, want %q", step, query, got, want)
+		}
+	}
+	r := reply("r", "Quokkas live on Rottnest")
+	save := func(saves ...Save) {
+		t.Helper()
+		if err := s.SaveAll(ctx, saves); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(Save{SessionID: a.ID, Messages: []*Message{r}})
+	check("first checkpoint", "rottnest", "r")
+	r.Content += " Island, and smile"
+	save(Save{SessionID: a.ID, Messages: []*Message{r}})
+	check("second checkpoint", "island smile", "r")
+	check("second checkpoint", "quokkas", "q r")
+
+	// The same length, other words: the old ones are gone.
+	r.Content = strings.Replace(r.Content, "smile", "frown", 1)
+	save(Save{SessionID: a.ID, Messages: []*Message{r}})
+	check("same length", "smile", "")
+	check("same length", "frown", "r")
+
+	// Unchanged, and with a save that fails in the same batch: it is
+	// written one by one, and the index is still right.
+	r.Interrupted = false
+	bad := Save{SessionID: "no-such-session", Messages: []*Message{reply("x", "zebras")}}
+	saves := []Save{{SessionID: a.ID, Messages: []*Message{user("q", "Tell me about quokkas"), r}}, bad}
+	save(saves...)
+	if saves[0].Err != nil || saves[1].Err == nil {
+		t.Fatalf("errors %v, %v: want only the second", saves[0].Err, saves[1].Err)
+	}
+	check("after the batch", "frown", "r")
+	check("after the batch", "zebras", "")
+	check("after the batch", "quokkas", "q r")
+
+	if ok, err := s.IntegrityCheck(ctx); err != nil || !ok {
+		t.Errorf("integrity check: %v, %v", ok, err)
+	}
+	// Deleting a message still takes it out of the index.
+	if err := s.DeleteMessage(ctx, a.ID, "r"); err != nil {
+		t.Fatal(err)
+	}
+	check("deleted", "frown", "")
+	if ok, err := s.IntegrityCheck(ctx); err != nil || !ok {
+		t.Errorf("integrity check after the delete: %v, %v", ok, err)
+	}
+}

@@ -930,6 +930,22 @@ func saveOneByOne(ctx context.Context, st *txStmts, saves []*Save) error {
 	return nil
 }
 
+// index adds the content of message pk to the full-text index, and
+// unindex takes it out, as it stands in the store: put calls them around
+// writing a message's content (schema version 7 says why not a trigger).
+// Each writes one row, so SQLite runs it without a statement transaction.
+func index(ctx context.Context, tx writer, pk int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO messages_search (rowid, content)
+VALUES (?1, `+searchTextFunc+`((SELECT content FROM messages WHERE pk = ?1)))`, pk)
+	return err
+}
+
+func unindex(ctx context.Context, tx writer, pk int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO messages_search (messages_search, rowid, content)
+VALUES ('delete', ?1, `+searchTextFunc+`((SELECT content FROM messages WHERE pk = ?1)))`, pk)
+	return err
+}
+
 // checkMessages is what Put requires of the messages it is given.
 func checkMessages(msgs []*Message) error {
 	for i, m := range msgs {
@@ -992,8 +1008,12 @@ func put(ctx context.Context, tx writer, sessionID string, now time.Time, msgs [
 				return err
 			}
 		}
-		var owner string
-		err := tx.QueryRowContext(ctx, `SELECT session_id FROM messages WHERE id = ?`, m.ID).Scan(&owner)
+		var (
+			owner string
+			pk    int64
+			size  int
+		)
+		err := tx.QueryRowContext(ctx, `SELECT session_id, pk, octet_length(content) FROM messages WHERE id = ?`, m.ID).Scan(&owner, &pk, &size)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			var items []byte
@@ -1002,23 +1022,41 @@ func put(ctx context.Context, tx writer, sessionID string, now time.Time, msgs [
 					return err
 				}
 			}
-			_, err = tx.ExecContext(ctx, `
+			var res sql.Result
+			res, err = tx.ExecContext(ctx, `
 INSERT INTO messages (id, session_id, seq, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context,
 	stop_reason, reasoning, reasoning_data, tool_calls)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				m.ID, sessionID, next, m.Role, m.Content, m.CreatedAt.UnixMilli(), m.Provider, m.Model, in, out, m.Interrupted, items,
 				m.StopReason, m.Reasoning, m.ReasoningData, calls)
+			if err == nil {
+				if pk, err = res.LastInsertId(); err == nil {
+					err = index(ctx, tx, pk)
+				}
+			}
 			next++
 			added++
 		case err != nil:
 		case owner != sessionID:
 			err = fmt.Errorf("session: message %s belongs to session %s, not %s", m.ID, owner, sessionID)
 		default:
-			_, err = tx.ExecContext(ctx, `
+			changed := size != len(m.Content)
+			if !changed {
+				err = tx.QueryRowContext(ctx, `SELECT content IS NOT ? FROM messages WHERE pk = ?`, m.Content, pk).Scan(&changed)
+			}
+			if err == nil && changed {
+				err = unindex(ctx, tx, pk)
+			}
+			if err == nil {
+				_, err = tx.ExecContext(ctx, `
 UPDATE messages SET content = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?, interrupted = ?,
 	stop_reason = ?, reasoning = ?, reasoning_data = ?, tool_calls = ?
-WHERE id = ?`,
-				m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.StopReason, m.Reasoning, m.ReasoningData, calls, m.ID)
+WHERE pk = ?`,
+					m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.StopReason, m.Reasoning, m.ReasoningData, calls, pk)
+			}
+			if err == nil && changed {
+				err = index(ctx, tx, pk)
+			}
 		}
 		if err != nil {
 			return err
