@@ -523,12 +523,12 @@ func unofferedTools(provider string, calls []providers.ToolCall) error {
 		Message: fmt.Sprintf("the model asked to call %s, but no tools were offered", strings.Join(names, ", "))}
 }
 
-// save stores the user message and reply for good and makes the session
-// current, in one transaction. A reply the store cannot take (a
-// *session.WriteError) is kept, to be saved at the next checkpoint or
-// turn that finds room: the editor has shown it.
+// save stores the reply for good and makes the session current, in one
+// transaction; the user message was saved when the turn began. A reply the
+// store cannot take (a *session.WriteError) is kept, to be saved at the
+// next checkpoint or turn that finds room: the editor has shown it.
 func (t *Turn) save(ctx context.Context, reply *session.Message) error {
-	sv := session.Save{SessionID: t.SessionID, Messages: []*session.Message{&t.user, reply}}
+	sv := session.Save{SessionID: t.SessionID, Messages: []*session.Message{reply}}
 	saves := []session.Save{sv}
 	err := t.engine.Store.SaveAll(ctx, saves)
 	if err == nil {

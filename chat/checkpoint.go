@@ -121,6 +121,13 @@ func (e *Engine) untrack(t *Turn) {
 	}
 }
 
+// checkpointBatch bounds the replies one checkpoint transaction saves. A
+// turn that ends waits for the transaction in flight before its last save
+// (untrack), and the store writes one transaction at a time: with 1,000
+// turns streaming, one transaction for all their replies took 250 ms, and
+// every turn that ended meanwhile waited for it.
+const checkpointBatch = 64
+
 func (e *Engine) checkpoints(every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -131,51 +138,24 @@ func (e *Engine) checkpoints(every time.Duration) {
 			e.ck.mu.Unlock()
 			return
 		}
-		var (
-			saves []session.Save
-			turns []*Turn
-			sizes []int
-		)
+		turns := make([]*Turn, 0, len(e.ck.live))
 		for t := range e.ck.live {
-			if reply, size, ok := t.progress.unsaved(); ok {
-				// The user's message was saved when the turn began: only
-				// the reply changes.
-				saves = append(saves, session.Save{SessionID: t.SessionID, Messages: []*session.Message{reply}})
-				turns, sizes = append(turns, t), append(sizes, size)
-			}
+			turns = append(turns, t)
 		}
-		live := len(saves) // the rest are kept ones
-		saves = append(saves, e.ck.kept...)
-		if len(saves) == 0 {
-			e.ck.mu.Unlock()
-			continue
-		}
-		// Set before ck.mu is let go: an untrack that follows waits for
-		// these saves.
-		done := make(chan struct{})
-		e.ck.writing = done
 		e.ck.mu.Unlock()
-		if e.beforeCheckpoint != nil {
-			e.beforeCheckpoint()
-		}
-		// A failed checkpoint is retried at the next tick and at the end;
-		// the streams go on regardless. The first failure is warned about
-		// at once: the replies live only in memory until the store takes
-		// them again.
-		err := e.Store.SaveAll(context.Background(), saves)
-		failed := err
-		if err == nil {
-			for i, sv := range saves[:live] {
-				if sv.Err == nil {
-					turns[i].progress.checkpointed(sizes[i])
-				} else {
-					failed = sv.Err
-				}
+		// The kept saves go with the first batch; a turn that ended since
+		// the tick began is left out of the batches after it.
+		var failed error
+		kept := true
+		for first := true; first || len(turns) > 0; first = false {
+			n := min(len(turns), checkpointBatch)
+			err := e.checkpoint(turns[:n], kept)
+			turns, kept = turns[n:], false
+			if err != nil && failed == nil {
+				failed = err
 			}
 		}
-		e.saved(saves[live:], err)
 		e.ck.mu.Lock()
-		e.ck.writing = nil
 		switch {
 		case failed != nil && !e.ck.failing:
 			e.log().Warn("could not save the replies in progress: they are kept in memory until the store takes them", "error", failed)
@@ -184,8 +164,68 @@ func (e *Engine) checkpoints(every time.Duration) {
 		}
 		e.ck.failing = failed != nil
 		e.ck.mu.Unlock()
-		close(done)
 	}
+}
+
+// checkpoint saves, in one transaction, the replies of those of turns that
+// are still streaming and have more since their last checkpoint, and with
+// kept the saves kept for a store that could not take them. It returns why
+// a save failed.
+func (e *Engine) checkpoint(turns []*Turn, kept bool) error {
+	e.ck.mu.Lock()
+	var (
+		saves []session.Save
+		live  []*Turn
+		sizes []int
+	)
+	for _, t := range turns {
+		if !e.ck.live[t] {
+			continue
+		}
+		if reply, size, ok := t.progress.unsaved(); ok {
+			// The user's message was saved when the turn began: only
+			// the reply changes.
+			saves = append(saves, session.Save{SessionID: t.SessionID, Messages: []*session.Message{reply}})
+			live, sizes = append(live, t), append(sizes, size)
+		}
+	}
+	n := len(saves) // the rest are kept ones
+	if kept {
+		saves = append(saves, e.ck.kept...)
+	}
+	if len(saves) == 0 {
+		e.ck.mu.Unlock()
+		return nil
+	}
+	// Set before ck.mu is let go: an untrack that follows waits for these
+	// saves.
+	done := make(chan struct{})
+	e.ck.writing = done
+	e.ck.mu.Unlock()
+	if e.beforeCheckpoint != nil {
+		e.beforeCheckpoint()
+	}
+	// A failed checkpoint is retried at the next tick and at the end; the
+	// streams go on regardless.
+	err := e.Store.SaveAll(context.Background(), saves)
+	failed := err
+	if err == nil {
+		for i, sv := range saves[:n] {
+			if sv.Err == nil {
+				live[i].progress.checkpointed(sizes[i])
+			} else {
+				failed = sv.Err
+			}
+		}
+	}
+	if kept {
+		e.saved(saves[n:], err)
+	}
+	e.ck.mu.Lock()
+	e.ck.writing = nil
+	e.ck.mu.Unlock()
+	close(done)
+	return failed
 }
 
 // progress is the reply of a turn as it streams.
