@@ -708,3 +708,30 @@ func TestSaveAllOnAFullDisk(t *testing.T) {
 		t.Errorf("after the save: %d messages", len(msgs))
 	}
 }
+
+// BenchmarkSaveAll saves the replies of 256 turns, each in its own
+// workspace and session, in one batch, as a checkpoint of many streams
+// does; then again with more text, as the next one does, and as their
+// last saves do.
+func BenchmarkSaveAll(b *testing.B) {
+	ctx := context.Background()
+	s := newStore(b)
+	const turns = 256
+	saves := make([]Save, turns)
+	for i := range saves {
+		sess := mustNew(b, s, fmt.Sprintf("/w/%d", i), "")
+		mustPut(b, s, sess.ID, user(fmt.Sprintf("u%d", i), "Tell me about goroutines and channels"))
+		saves[i] = Save{SessionID: sess.ID, Messages: []*Message{reply(fmt.Sprintf("r%d", i), "")}}
+	}
+	words := strings.Fields("a goroutine is a function running concurrently with other goroutines in the same address space")
+	b.ResetTimer()
+	for n := range b.N {
+		for i := range saves {
+			saves[i].Messages[0].Content += words[n%len(words)] + " "
+		}
+		if err := s.SaveAll(ctx, saves); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*turns), "µs/save")
+}
