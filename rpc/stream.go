@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sourcegraph/jsonrpc2"
 )
@@ -38,6 +39,11 @@ type stream struct {
 	mu    sync.Mutex
 	w     *bufio.Writer
 	frame []byte // reused header buffer, guarded by mu
+	// queued counts the writers waiting for mu or holding it. A writer
+	// that leaves others queued behind it does not flush: the last one
+	// does, so that frames written at once by many requests go out in
+	// fewer writes, and none stays in the buffer.
+	queued atomic.Int32
 }
 
 func newStream(r io.Reader, w io.Writer, jsonl bool, limit int) *stream {
@@ -224,8 +230,21 @@ func (s *stream) writeJSON(v any) error {
 // writeFrame writes one encoded message, the concatenation of body, with
 // the stream's framing.
 func (s *stream) writeFrame(body ...[]byte) error {
+	s.queued.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	err := s.write(body)
+	if s.queued.Add(-1) > 0 && err == nil {
+		return nil // the next writer flushes
+	}
+	if ferr := s.w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// write buffers one frame. s.mu is held.
+func (s *stream) write(body [][]byte) error {
 	if !s.jsonl {
 		n := 0
 		for _, b := range body {
@@ -244,9 +263,7 @@ func (s *stream) writeFrame(body ...[]byte) error {
 		}
 	}
 	if s.jsonl {
-		if err := s.w.WriteByte('\n'); err != nil {
-			return err
-		}
+		return s.w.WriteByte('\n')
 	}
-	return s.w.Flush()
+	return nil
 }
