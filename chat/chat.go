@@ -93,8 +93,9 @@ type Request struct {
 	// ACP session's, which has MCP servers of its own.
 	Tools Toolbox
 	// Flush, if set, is called after events as providers.Request.Flush
-	// says: when the provider's stream has given every event it read and
-	// waits for more (waiting true), and when it ends (waiting false).
+	// says: when the provider's stream has given every event it read,
+	// with waiting true if its next read will likely wait, false if more
+	// is already there or the stream has ended.
 	Flush func(waiting bool)
 }
 

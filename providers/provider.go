@@ -113,12 +113,14 @@ type Request struct {
 	MaxTokens   int // 0 means the provider's default
 
 	// Flush, if set, is called on the goroutine that calls onEvent once
-	// onEvent has had every event read so far: with waiting true just
-	// before the stream waits for more of the provider's bytes, and with
-	// waiting false when the stream ends, however it ends. A consumer that
-	// writes what it was given when Flush is called writes from the
-	// goroutine that reads the provider, with no hand-off to another, and
-	// what arrived together goes out together.
+	// onEvent has had every event read so far, before the stream reads
+	// more: with waiting true when the stream has read all the provider
+	// had sent, so that the next read will likely wait; with waiting false
+	// when more is already there, and when the stream ends, however it
+	// ends. A consumer that writes what it was given when waiting is true
+	// writes from the goroutine that reads the provider, with no hand-off
+	// to another, and what arrived together goes out together; when more
+	// is there, handing it off lets it go out while the stream reads on.
 	Flush func(waiting bool)
 }
 

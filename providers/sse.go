@@ -259,16 +259,20 @@ func (p *httpProvider) stream(ctx context.Context, path string, body []byte, flu
 }
 
 // flushReader calls flush before each read of the body: go-sse reads only
-// once it has passed on every event it had, so this is when the events
-// given so far are all there is until more bytes come.
+// once it has passed on every event it had. A read that filled the buffer
+// it was given left more to read at once: the next is then announced as
+// one that will not wait.
 type flushReader struct {
 	r     io.Reader
 	flush func(bool)
+	more  bool // the last read filled its buffer
 }
 
 func (f *flushReader) Read(b []byte) (int, error) {
-	f.flush(true)
-	return f.r.Read(b)
+	f.flush(!f.more)
+	n, err := f.r.Read(b)
+	f.more = n == len(b)
+	return n, err
 }
 
 // Models implements Provider. Models set in the configuration file are

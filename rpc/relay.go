@@ -26,12 +26,14 @@ const (
 // queueing. Text is never merged across requests (each chat/send has its
 // own relay) nor across kinds, whose order is kept.
 //
-// While a provider streams, its events are written by the goroutine that
-// reads them, when the stream has given all it read and is about to wait
-// for more (streamFlush): nothing is handed to another goroutine, which at
-// a realistic pace would wake a thread for each delta. The relay's own
-// goroutine writes everything else (a tool call's notification between
-// two steps, say), and what piles up while a write blocks.
+// While a provider streams at a realistic pace, its events are written by
+// the goroutine that reads them, when the stream has given all it read and
+// is about to wait for more (streamFlush): nothing is handed to another
+// goroutine, which would wake a thread for each delta. The relay's own
+// goroutine writes everything else: what comes while the provider's bytes
+// pile up faster than they are read (then the writes overlap the reads),
+// a tool call's notification between two steps, and what piles up while a
+// write blocks.
 type relay struct {
 	out  *stream
 	encs [2]*deltaEncoder // by chat.EventKind: chat/delta, chat/reasoning
@@ -109,10 +111,12 @@ func (r *relay) signal() {
 }
 
 // streamFlush is chat.Request.Flush: the provider's stream has given every
-// event it read. What they queued is written now, on the stream's
-// goroutine, unless a write is in flight, whose writer then takes it next.
-// With waiting true more events follow, and another call; with false the
-// stream has ended, and the relay's goroutine writes what comes next.
+// event it read. With waiting true its next read will likely wait: what
+// the events queued is written now, on the stream's goroutine, unless a
+// write is in flight, whose writer then takes it next; and events that
+// follow wait for the next call. With waiting false more is already there,
+// or the stream has ended: the relay's goroutine writes what is queued
+// and what follows, while the stream reads on.
 func (r *relay) streamFlush(waiting bool) {
 	r.mu.Lock()
 	r.streaming = waiting
@@ -120,7 +124,7 @@ func (r *relay) streamFlush(waiting bool) {
 		r.mu.Unlock()
 		return
 	}
-	if r.writing || r.closed {
+	if !waiting || r.writing || r.closed {
 		r.mu.Unlock()
 		r.signal()
 		return
