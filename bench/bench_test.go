@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +203,58 @@ func BenchmarkParseDelta(b *testing.B) {
 			b.Fatal(m, err)
 		}
 		v.feed(m.text, 0)
+	}
+}
+
+// TestSDKRun runs sdkRun on a stand-in for an SDK peer: curl reading the
+// mock, its deltas written as an SDK peer writes them ("D" then the text,
+// then "END"). Every delta is counted and checked, and a peer that stops
+// before END, or says something else, fails its run.
+func TestSDKRun(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("no curl")
+	}
+	c, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	b := &bench{cfg: c, timeout: time.Minute, end: time.Now().Add(time.Minute)}
+	port, err := b.startMock(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.stopMock()
+	b.mockURL = "http://127.0.0.1:" + port
+	b.daemonEnv = daemonEnv(tmp, b.mockURL)
+	peer := func(tail string) []string {
+		return []string{"sh", "-c", curl + ` -sN --noproxy '*' -H 'Content-Type: application/json' ` +
+			`-d "{\"model\":\"mock\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$2\"}]}" "$1/chat/completions" | ` +
+			`sed -un 's/.*"delta":{"content":"\([^"]*\)".*/D\1/p'` + tail, "sh"}
+	}
+	for _, tc := range []struct {
+		name, tail string
+		s          stream
+		ok         bool
+	}{
+		{"tokens", "; echo END", stream{format: "openai", mock: mockConfig{chunks: 300, flush: 1}}, true},
+		{"stamps", "; echo END", stream{format: "openai", mock: mockConfig{chunks: 20, pace: time.Millisecond, flush: 1, ts: true}}, true},
+		{"no end", "", stream{format: "openai", mock: mockConfig{chunks: 30, flush: 1}}, false},
+		{"a delta lost", " | sed 3d; echo END", stream{format: "openai", mock: mockConfig{chunks: 30, flush: 1}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b.peers = map[string][]string{peerOpenAIGo: peer(tc.tail)}
+			r := b.sdkRun("test", peerOpenAIGo, tc.s)
+			if tc.ok != (r.Err == "") {
+				t.Fatalf("error %q, want ok %v", r.Err, tc.ok)
+			}
+			if tc.ok && (r.Deltas != tc.s.mock.chunks || r.WallMs == 0) {
+				t.Errorf("%d deltas in %.1f ms, want %d", r.Deltas, r.WallMs, tc.s.mock.chunks)
+			}
+			if tc.ok && tc.s.mock.ts && r.LatP50Us <= 0 {
+				t.Errorf("no latency from the stamps: %+v", r)
+			}
+		})
 	}
 }
