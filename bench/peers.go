@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 )
 
 // The official SDKs the daemon is measured against: each a small program
@@ -122,10 +119,9 @@ func lastLine(b []byte) string {
 	return lines[len(lines)-1]
 }
 
-// sdkRun runs an SDK peer against the mock, like curlRun: the bench reads
-// its output line by line, takes each delta's text, and checks it.
+// sdkRun runs an SDK peer against the mock, like curlRun: each delta's
+// text comes on a line of its own after "D", and "END" ends the stream.
 func (b *bench) sdkRun(scenario, peer string, s stream) Run {
-	r := Run{Scenario: scenario, Peer: peer}
 	base := b.mockURL + "/v1"
 	if s.format == "anthropic" {
 		base = b.mockURL
@@ -133,71 +129,10 @@ func (b *bench) sdkRun(scenario, peer string, s stream) Run {
 	argv := append(append([]string{}, b.peers[peer]...), base, s.message())
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = b.daemonEnv
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		r.fail(err)
-		return r
-	}
-	defer outR.Close()
-	outR.SetReadDeadline(b.deadline())
-	cmd.Stdout = outW
-	stderr := &tail{}
-	cmd.Stderr = stderr
-	v := s.verifier()
-	_, ts := v.(*stampVerifier)
-	started := time.Now()
-	err = start(cmd, peer)
-	outW.Close()
-	if err != nil {
-		r.fail(err)
-		return r
-	}
-	rd := bufio.NewReaderSize(outR, 256<<10)
-	done, lines := false, 0
-	for {
-		line, err := rd.ReadSlice('\n')
+	return b.lineRun(Run{Scenario: scenario, Peer: peer}, cmd, s, func(line []byte) (delta []byte, end bool) {
 		if t, ok := bytes.CutPrefix(line, []byte("D")); ok && len(t) > 0 && t[len(t)-1] == '\n' {
-			if lines%8192 == 0 {
-				if m := memoryOf(cmd.Process.Pid); m.PeakKB > 0 {
-					r.memory = m
-				}
-			}
-			lines++
-			var now int64
-			if ts || r.FirstMs == 0 {
-				n := time.Now()
-				now = n.UnixNano()
-				if r.FirstMs == 0 {
-					r.FirstMs = ms(n.Sub(started))
-				}
-			}
-			v.feed(t[:len(t)-1], now)
-			busy(s.work)
-		} else if string(line) == "END\n" {
-			done = true
-			if m := memoryOf(cmd.Process.Pid); m.PeakKB > 0 {
-				r.memory = m
-			}
+			return t[:len(t)-1], false
 		}
-		if err != nil {
-			if err != io.EOF {
-				r.fail(fmt.Errorf("read: %w", err))
-				_ = cmd.Process.Kill()
-			}
-			break
-		}
-	}
-	werr := wait(cmd, 5*time.Second)
-	r.WallMs = ms(time.Since(started))
-	if werr != nil {
-		r.fail(fmt.Errorf("%s: %w: %s", peer, werr, stderr.String()))
-	}
-	if !done {
-		r.fail(fmt.Errorf("the stream ended without END: %s", stderr.String()))
-	}
-	r.usage = usageOf(cmd.ProcessState)
-	r.Deltas = v.deltas()
-	r.fail(v.check(s.mock.chunks))
-	r.finishLatency(v)
-	return r
+		return nil, string(line) == "END\n"
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -221,7 +220,6 @@ func busy(d time.Duration) {
 // output line by line, picks out each delta's text as it does the
 // daemon's, and checks it.
 func (b *bench) curlRun(scenario string, s stream) Run {
-	r := Run{Scenario: scenario, Peer: "curl"}
 	body, _ := json.Marshal(map[string]any{"model": "mock", "stream": true, "max_tokens": 1024,
 		"messages": []map[string]string{{"role": "user", "content": s.message()}}})
 	url, key := b.mockURL+"/v1/chat/completions", []byte(`"delta":{"content":"`)
@@ -230,6 +228,23 @@ func (b *bench) curlRun(scenario string, s stream) Run {
 	}
 	cmd := exec.Command(b.curl, "-sN", "--noproxy", "*", "--max-time", strconv.Itoa(int(b.timeout.Seconds())),
 		"-X", "POST", "-H", "Content-Type: application/json", "-d", string(body), url)
+	return b.lineRun(Run{Scenario: scenario, Peer: "curl"}, cmd, s, func(line []byte) (delta []byte, end bool) {
+		if i := bytes.Index(line, key); i >= 0 {
+			t := line[i+len(key):]
+			if j := bytes.IndexByte(t, '"'); j >= 0 {
+				return t[:j], false
+			}
+			return nil, false
+		}
+		return nil, bytes.HasPrefix(line, []byte("data: [DONE]")) || bytes.Contains(line, []byte(`"type":"message_stop"`))
+	})
+}
+
+// lineRun runs cmd, a peer that writes the stream s to its stdout a line at
+// a time, and reads it as an editor would: parse picks out of each line
+// the delta's text, or says the line ends the stream. Each delta is
+// checked, timed when stamped, and followed by the scenario's work.
+func (b *bench) lineRun(r Run, cmd *exec.Cmd, s stream, parse func(line []byte) (delta []byte, end bool)) Run {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		r.fail(err)
@@ -243,7 +258,7 @@ func (b *bench) curlRun(scenario string, s stream) Run {
 	v := s.verifier()
 	_, ts := v.(*stampVerifier)
 	started := time.Now()
-	err = start(cmd, "curl")
+	err = start(cmd, r.Peer)
 	outW.Close()
 	if err != nil {
 		r.fail(err)
@@ -253,29 +268,26 @@ func (b *bench) curlRun(scenario string, s stream) Run {
 	done, lines := false, 0
 	for {
 		line, err := rd.ReadSlice('\n')
-		if i := bytes.Index(line, key); i >= 0 {
-			t := line[i+len(key):]
-			if j := bytes.IndexByte(t, '"'); j >= 0 {
-				// curl may be gone by the time its last line is read:
-				// its memory is read along the way, VmHWM only grows.
-				if lines%8192 == 0 {
-					if m := memoryOf(cmd.Process.Pid); m.PeakKB > 0 {
-						r.memory = m
-					}
+		if delta, end := parse(line); delta != nil {
+			// The peer may be gone by the time its last line is read:
+			// its memory is read along the way, VmHWM only grows.
+			if lines%8192 == 0 {
+				if m := memoryOf(cmd.Process.Pid); m.PeakKB > 0 {
+					r.memory = m
 				}
-				lines++
-				var now int64
-				if ts || r.FirstMs == 0 {
-					n := time.Now()
-					now = n.UnixNano()
-					if r.FirstMs == 0 {
-						r.FirstMs = ms(n.Sub(started))
-					}
-				}
-				v.feed(t[:j], now)
-				busy(s.work)
 			}
-		} else if bytes.HasPrefix(line, []byte("data: [DONE]")) || bytes.Contains(line, []byte(`"type":"message_stop"`)) {
+			lines++
+			var now int64
+			if ts || r.FirstMs == 0 {
+				n := time.Now()
+				now = n.UnixNano()
+				if r.FirstMs == 0 {
+					r.FirstMs = ms(n.Sub(started))
+				}
+			}
+			v.feed(delta, now)
+			busy(s.work)
+		} else if end {
 			done = true
 			if m := memoryOf(cmd.Process.Pid); m.PeakKB > 0 {
 				r.memory = m
@@ -292,10 +304,10 @@ func (b *bench) curlRun(scenario string, s stream) Run {
 	werr := wait(cmd, 5*time.Second)
 	r.WallMs = ms(time.Since(started))
 	if werr != nil {
-		r.fail(fmt.Errorf("curl: %w: %s", werr, stderr.String()))
+		r.fail(fmt.Errorf("%s: %w: %s", r.Peer, werr, stderr.String()))
 	}
 	if !done {
-		r.fail(errors.New("the stream ended without its end marker"))
+		r.fail(fmt.Errorf("the stream ended without its end marker: %s", stderr.String()))
 	}
 	r.usage = usageOf(cmd.ProcessState)
 	r.Deltas = v.deltas()
