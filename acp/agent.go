@@ -51,8 +51,12 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 	a.idle.L = &a.mu
 	// The connection logs through slog's default logger (its SetLogger
 	// would race with the reader it has started): the command sets that
-	// one to its stderr log.
-	a.conn = acp.NewAgentSideConnection(a, out, in)
+	// one to its stderr log. Its reader starts before the constructor
+	// returns, so the first read waits until the connection is assigned:
+	// a request handled at once would read it unset.
+	ready := make(chan struct{})
+	a.conn = acp.NewAgentSideConnection(a, out, &waitReader{r: in, ready: ready})
+	close(ready)
 	select {
 	case <-a.conn.Done():
 	case <-ctx.Done():
@@ -186,4 +190,15 @@ func (a *agent) leave() {
 	if a.active--; a.active == 0 {
 		a.idle.Broadcast()
 	}
+}
+
+// waitReader reads r once ready is closed.
+type waitReader struct {
+	r     io.Reader
+	ready <-chan struct{}
+}
+
+func (w *waitReader) Read(p []byte) (int, error) {
+	<-w.ready
+	return w.r.Read(p)
 }
