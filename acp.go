@@ -44,7 +44,7 @@ func (e *env) acp(f *limitFlags) error {
 	slog.SetDefault(log)
 	engine := &chat.Engine{Store: b.store, Providers: b.reg, Tools: b.tools, Policy: b.policy,
 		MaxReplyBytes: b.cfg.MaxReplyBytes, Logger: log}
-	serr := acp.Serve(b.ctx, e.stdin, e.stdout, acp.Options{Engine: engine, Settings: b.settings, Tools: b.tools,
+	serr := acp.Serve(b.ctx, e.stdin, quietStdout(e.stdout), acp.Options{Engine: engine, Settings: b.settings, Tools: b.tools,
 		Version: version, Logger: log})
 	if err := b.close(); err != nil {
 		return err

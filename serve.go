@@ -138,7 +138,7 @@ func (e *env) serve(f *serveFlags) error {
 	}
 	log.Info("tinychat serving", "version", version, "db", b.store.Path(), "jsonl", f.jsonl)
 
-	code := rpc.Serve(b.ctx, e.stdin, e.stdout, rpc.Options{
+	code := rpc.Serve(b.ctx, e.stdin, quietStdout(e.stdout), rpc.Options{
 		JSONL:          f.jsonl,
 		MaxMessageSize: f.maxSize,
 		Store:          b.store,

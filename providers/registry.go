@@ -295,7 +295,7 @@ func newHTTPClient(connect time.Duration) *http.Client {
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	return &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         dialer.DialContext,
+		DialContext:         rawDial(dialer.DialContext),
 		TLSHandshakeTimeout: connect,
 		ForceAttemptHTTP2:   true,
 		MaxIdleConns:        100,
