@@ -1,4 +1,4 @@
-//go:build !(linux && (amd64 || arm64))
+//go:build !(linux && (amd64 || arm64)) || race
 
 package providers
 
@@ -8,7 +8,8 @@ import (
 )
 
 // rawDial returns dial: the raw reads of rawconn_linux.go are for Linux
-// alone.
+// alone, and not for race builds (stdout_other.go in the main package says
+// why).
 func rawDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return dial
 }
