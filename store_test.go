@@ -166,6 +166,13 @@ func TestKilledDaemonLosesAtMostASecond(t *testing.T) {
 	p := startProc(t, env)
 	id, _ := p.send("chat/send", map[string]any{"message": "slow 1000", "provider": "openai", "workspace": "/ws"})
 	time.Sleep(2500 * time.Millisecond) // two checkpoints at least
+	// On a loaded machine the daemon may have started its turn late:
+	// wait, within reason, for a checkpoint to hold some of the reply.
+	for deadline := time.Now().Add(15 * time.Second); !checkpointed(t, db, "/ws"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of the reply 17.5 s after chat/send; the daemon said:\n%s", p.output())
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +207,24 @@ func TestKilledDaemonLosesAtMostASecond(t *testing.T) {
 	if ok, err := store.IntegrityCheck(context.Background()); err != nil || !ok {
 		t.Errorf("integrity check: %v %v", ok, err)
 	}
+}
+
+// checkpointed reports whether the store at db holds, in workspace, a
+// session whose reply has some text: a checkpoint of it was written.
+func checkpointed(t *testing.T, db, workspace string) bool {
+	t.Helper()
+	store, err := session.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	list, err := store.List(ctx, workspace)
+	if err != nil || len(list) == 0 {
+		return false
+	}
+	msgs, err := store.Messages(ctx, list[0].ID)
+	return err == nil && len(msgs) == 2 && msgs[1].Content != ""
 }
 
 // TestTwoDaemonsOneStore runs two real daemons on one file, each sending
