@@ -45,7 +45,7 @@ tinychat models -p openai`,
 				return err
 			}
 			if provider == "" {
-				provider, _ = chat.Choose(reg, chat.ConfigSettings(reg, cfg))
+				provider, _ = chat.Choose(reg, chat.Request{Settings: chat.ConfigSettings(reg, cfg)}, nil)
 			}
 			p, err := reg.Get(provider)
 			if err != nil {
@@ -112,7 +112,7 @@ func (e *env) printConfig(asJSON bool) error {
 		db = session.DefaultPath(os.Getenv)
 	}
 	list := reg.List()
-	name, model := chat.Choose(reg, chat.ConfigSettings(reg, cfg))
+	name, model := chat.Choose(reg, chat.Request{Settings: chat.ConfigSettings(reg, cfg)}, nil)
 	servers, policy, err := tools.ParseConfig(cfg.Path, cfg.Data)
 	if err != nil {
 		return err

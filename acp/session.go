@@ -276,26 +276,22 @@ func closeTools(box *tools.Manager) {
 	}
 }
 
-// current returns the provider and model the session's next turn uses: the
-// client's choice, else the provider and model it last used, else the
-// configuration's, else the default provider's.
+// current returns the provider and model the session's next turn uses,
+// as the turn will pick them: the client's choice, else the provider and
+// model the session last used, else the configuration's, else the default
+// provider's. The history is read only when the client chose no provider.
 func (a *agent) current(ctx context.Context, s *acpSession) (provider, model string) {
 	a.mu.Lock()
-	provider, model = s.provider, s.model
+	r := chat.Request{Provider: s.provider, Model: s.model, Settings: a.opts.Settings}
 	a.mu.Unlock()
-	if provider == "" {
-		msgs, err := a.opts.Engine.Store.Messages(ctx, s.id)
-		if err != nil {
+	var history []session.Message
+	if r.Provider == "" {
+		var err error
+		if history, err = a.opts.Engine.Store.Messages(ctx, s.id); err != nil {
 			a.log.Warn("reading the session for its provider", "session", s.id, "error", err)
 		}
-		for i := len(msgs) - 1; i >= 0; i-- {
-			if msgs[i].Provider != "" {
-				provider, model = msgs[i].Provider, msgs[i].Model
-				break
-			}
-		}
 	}
-	return chat.Choose(a.opts.Engine.Providers, chat.Settings{Provider: provider, Model: model}.Over(a.opts.Settings))
+	return chat.Choose(a.opts.Engine.Providers, r, history)
 }
 
 // configOptions are the session's options: its provider, among those

@@ -45,10 +45,13 @@ func ConfigSettings(reg *providers.Registry, cfg *providers.Config) Settings {
 	return Settings{Provider: name, Model: cfg.DefaultModel}
 }
 
-// Choose returns the provider and model a fresh session would use under
-// settings: what `tinychat config` reports as the defaults.
-func Choose(reg *providers.Registry, settings Settings) (provider, model string) {
-	provider, model = pick(Request{Settings: settings}, nil, reg.Default())
+// Choose returns the provider and model a turn of r would use after
+// history, the session's messages (none for a fresh session), as the
+// turn itself picks them, with the provider's default model for none:
+// what `tinychat config` reports as the defaults, and what an ACP client
+// is shown as the session's choice.
+func Choose(reg *providers.Registry, r Request, history []session.Message) (provider, model string) {
+	provider, model = pick(r, history, reg.Default())
 	if model == "" {
 		if p, err := reg.Get(provider); err == nil {
 			model = p.DefaultModel()
