@@ -221,3 +221,45 @@ func TestRuneCut(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointsAddOnlyNewText reads the store while a reply streams with
+// a checkpoint every millisecond: what it holds is always a prefix of what
+// has streamed, so each checkpoint added its new text once, and never
+// again what an earlier one saved.
+func TestCheckpointsAddOnlyNewText(t *testing.T) {
+	srv := providertest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.SetPace(2 * time.Millisecond)
+	env := map[string]string{"OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": srv.BaseURL()}
+	c := &Engine{
+		Store:      newStore(t),
+		Providers:  providers.NewRegistry(providers.Options{Getenv: func(k string) string { return env[k] }}),
+		Checkpoint: time.Millisecond,
+	}
+	ctx := context.Background()
+	turn, err := c.Begin(ctx, Request{Workspace: "/w", Message: "slow 40", Provider: "openai"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed strings.Builder
+	seen := map[int]bool{}
+	if _, err := turn.Run(ctx, func(e Event) {
+		streamed.WriteString(e.Text)
+		msgs, err := c.Store.Messages(ctx, turn.SessionID)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if last := msgs[len(msgs)-1]; last.ID == turn.MessageID {
+			if !strings.HasPrefix(streamed.String(), last.Content) {
+				t.Errorf("stored %q while %q had streamed", last.Content, streamed.String())
+			}
+			seen[len(last.Content)] = true
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 3 {
+		t.Errorf("the reply was seen stored at %d lengths, want checkpoints at 3 or more", len(seen))
+	}
+}

@@ -176,17 +176,17 @@ func (e *Engine) checkpoint(turns []*Turn, kept bool) error {
 	var (
 		saves []session.Save
 		live  []*Turn
-		sizes []int
+		marks []mark
 	)
 	for _, t := range turns {
 		if !e.ck.live[t] {
 			continue
 		}
-		if reply, size, ok := t.progress.unsaved(); ok {
+		if reply, m, ok := t.progress.unsaved(); ok {
 			// The user's message was saved when the turn began: only
-			// the reply changes.
-			saves = append(saves, session.Save{SessionID: t.SessionID, Messages: []*session.Message{reply}})
-			live, sizes = append(live, t), append(sizes, size)
+			// the reply changes, and only its new text is written.
+			saves = append(saves, session.Save{SessionID: t.SessionID, Messages: []*session.Message{reply}, Appended: true})
+			live, marks = append(live, t), append(marks, m)
 		}
 	}
 	n := len(saves) // the rest are kept ones
@@ -212,7 +212,7 @@ func (e *Engine) checkpoint(turns []*Turn, kept bool) error {
 	if err == nil {
 		for i, sv := range saves[:n] {
 			if sv.Err == nil {
-				live[i].progress.checkpointed(sizes[i])
+				live[i].progress.checkpointed(marks[i])
 			} else {
 				failed = sv.Err
 			}
@@ -235,9 +235,13 @@ type progress struct {
 	text      strings.Builder
 	reasoning strings.Builder
 	calls     []session.ToolCall
-	changes   int // of calls, which change in place
-	saved     int // size at the last checkpoint
+	changes   int  // of calls, which change in place
+	saved     mark // at the last checkpoint
 }
+
+// mark is how far a reply had come: the length of its text and reasoning,
+// and the changes of its tool calls. Each only grows.
+type mark struct{ text, reasoning, changes int }
 
 func (p *progress) add(e Event) {
 	p.mu.Lock()
@@ -249,8 +253,7 @@ func (p *progress) add(e Event) {
 	p.mu.Unlock()
 }
 
-// size is how much of the reply has come, or changed: it only grows.
-func (p *progress) size() int { return p.text.Len() + p.reasoning.Len() + p.changes }
+func (p *progress) mark() mark { return mark{p.text.Len(), p.reasoning.Len(), p.changes} }
 
 // textLen is the length of the answer text so far.
 func (p *progress) textLen() int {
@@ -295,23 +298,25 @@ func (p *progress) call(i int) session.ToolCall {
 	return p.calls[i]
 }
 
-// unsaved returns a copy of the reply, and its size, when more came since
-// the last checkpoint.
-func (p *progress) unsaved() (*session.Message, int, bool) {
+// unsaved returns, when more came since the last checkpoint, a copy of the
+// reply whose text and reasoning are what came since (a session.Save
+// Appended), and how far the reply had come.
+func (p *progress) unsaved() (*session.Message, mark, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.size() == p.saved {
-		return nil, 0, false
+	now := p.mark()
+	if now == p.saved {
+		return nil, mark{}, false
 	}
 	r := p.reply
-	r.Content, r.Reasoning = p.text.String(), p.reasoning.String()
+	r.Content, r.Reasoning = p.text.String()[p.saved.text:], p.reasoning.String()[p.saved.reasoning:]
 	r.ToolCalls = slices.Clone(p.calls)
-	return &r, p.size(), true
+	return &r, now, true
 }
 
-// checkpointed records a checkpoint of the reply at size.
-func (p *progress) checkpointed(size int) {
+// checkpointed records a checkpoint of the reply as far as m.
+func (p *progress) checkpointed(m mark) {
 	p.mu.Lock()
-	p.saved = max(p.saved, size)
+	p.saved = mark{max(p.saved.text, m.text), max(p.saved.reasoning, m.reasoning), max(p.saved.changes, m.changes)}
 	p.mu.Unlock()
 }

@@ -562,7 +562,7 @@ func (s *Store) Import(ctx context.Context, workspace, content string) (*Session
 		if err != nil {
 			return err
 		}
-		if err := put(ctx, tx, made.ID, now, msgs); err != nil {
+		if err := put(ctx, tx, made.ID, now, msgs, false); err != nil {
 			return err
 		}
 		sess, err = getSession(ctx, tx, made.ID)

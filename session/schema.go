@@ -141,6 +141,26 @@ INSERT INTO messages_search (messages_search) VALUES ('rebuild');
 DROP TRIGGER messages_search_insert;
 DROP TRIGGER messages_search_update;
 `,
+	// 8: a reply in progress is saved as parts appended to its message, so
+	// that a checkpoint writes only what came since the last one: saving
+	// the whole reply each second, and indexing it again, cost in
+	// proportion to its length, each time. Readers join the parts to the
+	// message's own text (messageExpr); the reply's last save writes the
+	// whole text to the message, indexes it and deletes its parts; a
+	// store opened with parts left (a daemon killed mid-reply) folds them
+	// in (foldParts). Parts are not in the full-text index. A message's
+	// parts column says whether it has any, so that reading the others
+	// costs no lookup.
+	`
+ALTER TABLE messages ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE message_parts (
+	pk         INTEGER PRIMARY KEY,
+	message_pk INTEGER NOT NULL REFERENCES messages (pk) ON DELETE CASCADE,
+	content    TEXT NOT NULL,
+	reasoning  TEXT NOT NULL
+);
+CREATE INDEX message_parts_by_message ON message_parts (message_pk, pk);
+`,
 }
 
 // errNotStore is returned by schemaVersion for an SQLite file that some other

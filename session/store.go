@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -250,18 +251,30 @@ func PrivateDir(dir string) error {
 // open finds it current, which a read transaction can tell without waiting
 // for another daemon's write; only a migration takes the write lock, and
 // checks again under it, since another daemon may have migrated meanwhile.
+// A store with parts of replies left in it has them folded (foldParts).
 // Nothing else in this process uses db yet, so it needs no writing token.
 func ensureSchema(ctx context.Context, db *sql.DB) error {
-	var version int
+	var (
+		version int
+		parts   bool
+	)
 	err := inTx(ctx, db, readOnly, func(tx *sql.Tx) (err error) {
 		version, err = schemaVersion(ctx, tx)
+		if err == nil && version == len(migrations) {
+			err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM message_parts)`).Scan(&parts)
+		}
 		return err
 	})
-	if err != nil || version == len(migrations) {
+	if err != nil || version == len(migrations) && !parts {
 		return err
 	}
 	return retryBusy(ctx, func() error {
-		return inTx(ctx, db, nil, func(tx *sql.Tx) error { return migrate(ctx, tx) })
+		return inTx(ctx, db, nil, func(tx *sql.Tx) error {
+			if err := migrate(ctx, tx); err != nil {
+				return err
+			}
+			return foldParts(ctx, tx)
+		})
 	})
 }
 
@@ -627,7 +640,11 @@ const messageColumns = "id, role, content, created_at, provider, model, input_to
 // are left zero. The message is reused for the next one; what it points to
 // (its strings, Usage and Context) is not.
 func eachMessage(ctx context.Context, q querier, id, columns string, fn func(*Message) error) error {
-	rows, err := q.QueryContext(ctx, "SELECT "+columns+" FROM messages WHERE session_id = ? ORDER BY seq", id)
+	var exprs []string
+	for c := range strings.SplitSeq(columns, ", ") {
+		exprs = append(exprs, cmp.Or(joined[c], c))
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM messages WHERE session_id = ? ORDER BY seq", id)
 	if err != nil {
 		return err
 	}
@@ -807,7 +824,7 @@ func (s *Store) Put(ctx context.Context, sessionID string, msgs ...*Message) err
 	}
 	now := time.Now()
 	prepare(msgs, now)
-	return s.update(ctx, func(tx *sql.Tx) error { return put(ctx, tx, sessionID, now, msgs) })
+	return s.update(ctx, func(tx *sql.Tx) error { return put(ctx, tx, sessionID, now, msgs, false) })
 }
 
 // A Save is messages of one session to store, after which the session is
@@ -815,7 +832,12 @@ func (s *Store) Put(ctx context.Context, sessionID string, msgs ...*Message) err
 type Save struct {
 	SessionID string
 	Messages  []*Message
-	Err       error
+	// Appended says that the messages' Content and Reasoning are what came
+	// of them since their last save, to be added to what is stored: a
+	// reply in progress saved at a checkpoint. A later save without it
+	// stores their whole text again.
+	Appended bool
+	Err      error
 }
 
 // SaveAll stores each save as Put does and makes its session current. A
@@ -875,7 +897,7 @@ func (s *Store) SaveAll(ctx context.Context, saves []Save) error {
 		now := time.Now()
 		var err error
 		for _, sv := range b.saves {
-			if err = put(ctx, st, sv.SessionID, now, sv.Messages); err == nil {
+			if err = put(ctx, st, sv.SessionID, now, sv.Messages, sv.Appended); err == nil {
 				err = setCurrent(ctx, st, sv.SessionID)
 			}
 			if err != nil {
@@ -906,7 +928,7 @@ func saveOneByOne(ctx context.Context, st *txStmts, saves []*Save) error {
 		if _, err := st.ExecContext(ctx, "SAVEPOINT save"); err != nil {
 			return err
 		}
-		sv.Err = put(ctx, st, sv.SessionID, now, sv.Messages)
+		sv.Err = put(ctx, st, sv.SessionID, now, sv.Messages, sv.Appended)
 		if sv.Err == nil {
 			sv.Err = setCurrent(ctx, st, sv.SessionID)
 		}
@@ -944,6 +966,63 @@ func unindex(ctx context.Context, tx writer, pk int64) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO messages_search (messages_search, rowid, content)
 VALUES ('delete', ?1, `+searchTextFunc+`((SELECT content FROM messages WHERE pk = ?1)))`, pk)
 	return err
+}
+
+// addPart appends m's Content and Reasoning to message pk as a part, when
+// there is any.
+func addPart(ctx context.Context, tx writer, pk int64, m *Message) error {
+	if m.Content == "" && m.Reasoning == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO message_parts (message_pk, content, reasoning) VALUES (?, ?, ?)`, pk, m.Content, m.Reasoning)
+	return err
+}
+
+// joined are the columns of messages that parts add to (schema version 8),
+// as SQL that reads them whole: the message's own text, then its parts'.
+var joined = map[string]string{
+	"content":   `iif(parts, content || coalesce((SELECT group_concat(p.content, '' ORDER BY p.pk) FROM message_parts p WHERE p.message_pk = messages.pk), ''), content)`,
+	"reasoning": `iif(parts, reasoning || coalesce((SELECT group_concat(p.reasoning, '' ORDER BY p.pk) FROM message_parts p WHERE p.message_pk = messages.pk), ''), reasoning)`,
+}
+
+// foldParts writes the parts of each message that has some into the
+// message itself, and indexes it: the parts of a reply whose daemon
+// stopped before the reply's last save. A reply another daemon is still
+// streaming is folded too, which is harmless: its next parts add to the
+// folded text, and its last save writes the whole text again.
+func foldParts(ctx context.Context, tx *sql.Tx) error {
+	var pks []int64
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT message_pk FROM message_parts`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var pk int64
+		if err := rows.Scan(&pk); err != nil {
+			rows.Close()
+			return err
+		}
+		pks = append(pks, pk)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, pk := range pks {
+		if err := unindex(ctx, tx, pk); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET content = `+joined["content"]+`, reasoning = `+joined["reasoning"]+`, parts = 0 WHERE pk = ?`, pk); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM message_parts WHERE message_pk = ?`, pk); err != nil {
+			return err
+		}
+		if err := index(ctx, tx, pk); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkMessages is what Put requires of the messages it is given.
@@ -985,7 +1064,10 @@ func prepare(msgs []*Message, now time.Time) {
 	}
 }
 
-func put(ctx context.Context, tx writer, sessionID string, now time.Time, msgs []*Message) error {
+// put stores msgs in session sessionID: a message not stored yet is added
+// at its end, one stored is written again. With appended, the messages'
+// Content and Reasoning are added to what is stored, as a part (see Save).
+func put(ctx context.Context, tx writer, sessionID string, now time.Time, msgs []*Message, appended bool) error {
 	var title string
 	var next, added int
 	err := tx.QueryRowContext(ctx, `SELECT title, (SELECT coalesce(max(seq) + 1, 0) FROM messages WHERE session_id = s.id) FROM sessions s WHERE id = ?`,
@@ -1022,23 +1104,40 @@ func put(ctx context.Context, tx writer, sessionID string, now time.Time, msgs [
 					return err
 				}
 			}
+			content, reasoning := m.Content, m.Reasoning
+			if appended {
+				content, reasoning = "", ""
+			}
 			var res sql.Result
 			res, err = tx.ExecContext(ctx, `
 INSERT INTO messages (id, session_id, seq, role, content, created_at, provider, model, input_tokens, output_tokens, interrupted, context,
-	stop_reason, reasoning, reasoning_data, tool_calls)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				m.ID, sessionID, next, m.Role, m.Content, m.CreatedAt.UnixMilli(), m.Provider, m.Model, in, out, m.Interrupted, items,
-				m.StopReason, m.Reasoning, m.ReasoningData, calls)
+	stop_reason, reasoning, reasoning_data, tool_calls, parts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				m.ID, sessionID, next, m.Role, content, m.CreatedAt.UnixMilli(), m.Provider, m.Model, in, out, m.Interrupted, items,
+				m.StopReason, reasoning, m.ReasoningData, calls, appended)
 			if err == nil {
 				if pk, err = res.LastInsertId(); err == nil {
 					err = index(ctx, tx, pk)
 				}
+			}
+			if err == nil && appended {
+				err = addPart(ctx, tx, pk, m)
 			}
 			next++
 			added++
 		case err != nil:
 		case owner != sessionID:
 			err = fmt.Errorf("session: message %s belongs to session %s, not %s", m.ID, owner, sessionID)
+		case appended:
+			// The stored text stays as it is, and is not indexed again.
+			_, err = tx.ExecContext(ctx, `
+UPDATE messages SET provider = ?, model = ?, input_tokens = ?, output_tokens = ?, interrupted = ?,
+	stop_reason = ?, reasoning_data = ?, tool_calls = ?, parts = 1
+WHERE pk = ?`,
+				m.Provider, m.Model, in, out, m.Interrupted, m.StopReason, m.ReasoningData, calls, pk)
+			if err == nil {
+				err = addPart(ctx, tx, pk, m)
+			}
 		default:
 			changed := size != len(m.Content)
 			if !changed {
@@ -1050,12 +1149,16 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			if err == nil {
 				_, err = tx.ExecContext(ctx, `
 UPDATE messages SET content = ?, provider = ?, model = ?, input_tokens = ?, output_tokens = ?, interrupted = ?,
-	stop_reason = ?, reasoning = ?, reasoning_data = ?, tool_calls = ?
+	stop_reason = ?, reasoning = ?, reasoning_data = ?, tool_calls = ?, parts = 0
 WHERE pk = ?`,
 					m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.StopReason, m.Reasoning, m.ReasoningData, calls, pk)
 			}
 			if err == nil && changed {
 				err = index(ctx, tx, pk)
+			}
+			if err == nil {
+				// The whole text is the message's own now.
+				_, err = tx.ExecContext(ctx, `DELETE FROM message_parts WHERE message_pk = ?`, pk)
 			}
 		}
 		if err != nil {
