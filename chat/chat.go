@@ -186,6 +186,9 @@ type Turn struct {
 	permit    Permit
 	user      session.Message
 	progress  progress
+	// checkpoint is the checkpoint being written that holds the reply,
+	// closed once written; Engine.ck.mu guards it.
+	checkpoint chan struct{}
 	created   bool // the session was made for this turn
 	asked     bool // the user message is in the store
 	keep      bool // the turn's messages stay in the history: a reply, or part of one, came

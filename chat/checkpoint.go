@@ -22,7 +22,6 @@ type checkpointer struct {
 	live    map[*Turn]bool
 	kept    []session.Save // turns that ended unsaved, in the order they ended
 	running bool           // the goroutine is ticking
-	writing chan struct{}  // the tick being written, closed when it is; nil between ticks
 	failing bool           // the last write failed, and a warning said so
 }
 
@@ -110,11 +109,14 @@ func (e *Engine) Close() error {
 }
 
 // untrack takes t out of the checkpoints. When it returns no checkpoint
-// of t is being written, so that none can land after t's last save.
+// of t is being written, so that none can land after t's last save. It
+// waits only for a checkpoint that holds t's reply: with 1,000 turns
+// streaming, a turn that ended waited for whichever batch of replies was
+// being written, and its last save for the next batch's turn after that.
 func (e *Engine) untrack(t *Turn) {
 	e.ck.mu.Lock()
 	delete(e.ck.live, t)
-	writing := e.ck.writing
+	writing := t.checkpoint
 	e.ck.mu.Unlock()
 	if writing != nil {
 		<-writing
@@ -200,7 +202,9 @@ func (e *Engine) checkpoint(turns []*Turn, kept bool) error {
 	// Set before ck.mu is let go: an untrack that follows waits for these
 	// saves.
 	done := make(chan struct{})
-	e.ck.writing = done
+	for _, t := range live {
+		t.checkpoint = done
+	}
 	e.ck.mu.Unlock()
 	if e.beforeCheckpoint != nil {
 		e.beforeCheckpoint()
@@ -221,9 +225,6 @@ func (e *Engine) checkpoint(turns []*Turn, kept bool) error {
 	if kept {
 		e.saved(saves[n:], err)
 	}
-	e.ck.mu.Lock()
-	e.ck.writing = nil
-	e.ck.mu.Unlock()
 	close(done)
 	return failed
 }

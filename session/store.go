@@ -952,13 +952,15 @@ func saveOneByOne(ctx context.Context, st *txStmts, saves []*Save) error {
 	return nil
 }
 
-// index adds the content of message pk to the full-text index, and
-// unindex takes it out, as it stands in the store: put calls them around
-// writing a message's content (schema version 7 says why not a trigger).
-// Each writes one row, so SQLite runs it without a statement transaction.
-func index(ctx context.Context, tx writer, pk int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO messages_search (rowid, content)
-VALUES (?1, `+searchTextFunc+`((SELECT content FROM messages WHERE pk = ?1)))`, pk)
+// index adds content, which put has just written as message pk's, to the
+// full-text index, and unindex takes message pk's out, as it stands in the
+// store: put calls them around writing a message's content (schema version
+// 7 says why not a trigger). Each writes one row, so SQLite runs it without
+// a statement transaction. index is given the text rather than reading it
+// back: for a reply of 4 MB, reading it passed three more copies of it
+// between SQLite and Go.
+func index(ctx context.Context, tx writer, pk int64, content string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO messages_search (rowid, content) VALUES (?, ?)`, pk, searchText(content))
 	return err
 }
 
@@ -1012,13 +1014,14 @@ func foldParts(ctx context.Context, tx *sql.Tx) error {
 		if err := unindex(ctx, tx, pk); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET content = `+joined["content"]+`, reasoning = `+joined["reasoning"]+`, parts = 0 WHERE pk = ?`, pk); err != nil {
+		var content string
+		if err := tx.QueryRowContext(ctx, `UPDATE messages SET content = `+joined["content"]+`, reasoning = `+joined["reasoning"]+`, parts = 0 WHERE pk = ? RETURNING content`, pk).Scan(&content); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM message_parts WHERE message_pk = ?`, pk); err != nil {
 			return err
 		}
-		if err := index(ctx, tx, pk); err != nil {
+		if err := index(ctx, tx, pk, content); err != nil {
 			return err
 		}
 	}
@@ -1117,7 +1120,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				m.StopReason, reasoning, m.ReasoningData, calls, appended)
 			if err == nil {
 				if pk, err = res.LastInsertId(); err == nil {
-					err = index(ctx, tx, pk)
+					err = index(ctx, tx, pk, content)
 				}
 			}
 			if err == nil && appended {
@@ -1154,7 +1157,7 @@ WHERE pk = ?`,
 					m.Content, m.Provider, m.Model, in, out, m.Interrupted, m.StopReason, m.Reasoning, m.ReasoningData, calls, pk)
 			}
 			if err == nil && changed {
-				err = index(ctx, tx, pk)
+				err = index(ctx, tx, pk, m.Content)
 			}
 			if err == nil {
 				// The whole text is the message's own now.
