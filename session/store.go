@@ -1097,8 +1097,9 @@ func put(ctx context.Context, tx writer, sessionID string, now time.Time, msgs [
 			owner string
 			pk    int64
 			size  int
+			parts bool
 		)
-		err := tx.QueryRowContext(ctx, `SELECT session_id, pk, octet_length(content) FROM messages WHERE id = ?`, m.ID).Scan(&owner, &pk, &size)
+		err := tx.QueryRowContext(ctx, `SELECT session_id, pk, octet_length(content), parts FROM messages WHERE id = ?`, m.ID).Scan(&owner, &pk, &size, &parts)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			var items []byte
@@ -1159,7 +1160,7 @@ WHERE pk = ?`,
 			if err == nil && changed {
 				err = index(ctx, tx, pk, m.Content)
 			}
-			if err == nil {
+			if err == nil && parts {
 				// The whole text is the message's own now.
 				_, err = tx.ExecContext(ctx, `DELETE FROM message_parts WHERE message_pk = ?`, pk)
 			}
