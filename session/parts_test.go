@@ -136,6 +136,28 @@ func TestAppendedSaves(t *testing.T) {
 	}
 }
 
+// TestAppendedSavesKeepCurrent checks that a reply in progress does not make
+// its session current again: the user made another meanwhile.
+func TestAppendedSavesKeepCurrent(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	streaming := mustNew(t, s, "/w", "")
+	mustPut(t, s, streaming.ID, user("u1", "question"))
+	appendReply(t, s, streaming.ID, "r1", "first", "", true)
+	made := mustNew(t, s, "/w", "") // session/new while the reply streams
+	appendReply(t, s, streaming.ID, "r1", " second", "", true)
+	if cur, err := s.Current(ctx, "/w"); err != nil || cur.ID != made.ID {
+		t.Fatalf("current is %v (%v) after a checkpoint, want the session made meanwhile, %s", cur, err, made.ID)
+	}
+	saves := []Save{{SessionID: streaming.ID, Messages: []*Message{reply("r1", "first second")}}}
+	if err := s.SaveAll(ctx, saves); err != nil || saves[0].Err != nil {
+		t.Fatal(err, saves[0].Err)
+	}
+	if cur, err := s.Current(ctx, "/w"); err != nil || cur.ID != streaming.ID {
+		t.Errorf("current is %v (%v) after the reply's last save, want its session, %s", cur, err, streaming.ID)
+	}
+}
+
 // TestOpenFoldsParts leaves a reply in parts, as a daemon killed before
 // the reply's last save does: the next open makes them the message's own
 // text, indexed, and another reply's parts saved after that still add to it.

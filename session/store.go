@@ -828,7 +828,9 @@ func (s *Store) Put(ctx context.Context, sessionID string, msgs ...*Message) err
 }
 
 // A Save is messages of one session to store, after which the session is
-// its workspace's current one. Err is what became of it.
+// its workspace's current one, unless the save is Appended: a reply in
+// progress, saved each second, does not take its workspace back from a
+// session made meanwhile. Err is what became of it.
 type Save struct {
 	SessionID string
 	Messages  []*Message
@@ -897,7 +899,7 @@ func (s *Store) SaveAll(ctx context.Context, saves []Save) error {
 		now := time.Now()
 		var err error
 		for _, sv := range b.saves {
-			if err = put(ctx, st, sv.SessionID, now, sv.Messages, sv.Appended); err == nil {
+			if err = put(ctx, st, sv.SessionID, now, sv.Messages, sv.Appended); err == nil && !sv.Appended {
 				err = setCurrent(ctx, st, sv.SessionID)
 			}
 			if err != nil {
@@ -929,7 +931,7 @@ func saveOneByOne(ctx context.Context, st *txStmts, saves []*Save) error {
 			return err
 		}
 		sv.Err = put(ctx, st, sv.SessionID, now, sv.Messages, sv.Appended)
-		if sv.Err == nil {
+		if sv.Err == nil && !sv.Appended {
 			sv.Err = setCurrent(ctx, st, sv.SessionID)
 		}
 		sv.Err = writeError(sv.Err)
