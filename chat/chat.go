@@ -189,10 +189,10 @@ type Turn struct {
 	// checkpoint is the checkpoint being written that holds the reply,
 	// closed once written; Engine.ck.mu guards it.
 	checkpoint chan struct{}
-	created   bool // the session was made for this turn
-	asked     bool // the user message is in the store
-	keep      bool // the turn's messages stay in the history: a reply, or part of one, came
-	released  bool
+	created    bool // the session was made for this turn
+	asked      bool // the user message is in the store
+	keep       bool // the turn's messages stay in the history: a reply, or part of one, came
+	released   bool
 }
 
 // Begin resolves the session, provider and model of a turn and reserves the
