@@ -129,27 +129,22 @@ func (r *relay) streamFlush(waiting bool) {
 		r.signal()
 		return
 	}
-	text, runs := r.take()
-	r.mu.Unlock()
-	r.send(text, runs)
-	r.mu.Lock()
-	r.written(text, runs)
+	r.writePending()
 	r.mu.Unlock()
 }
 
-// take takes the pending text for a writer. r.mu is held and no one is
-// writing.
-func (r *relay) take() ([]byte, []run) {
+// writePending takes the pending text and writes it, letting go of r.mu,
+// which is held, while it writes; no one else is writing. It swaps the
+// pending buffers for the ones written last, so that in a steady stream
+// nothing is allocated.
+func (r *relay) writePending() {
 	text, runs := r.pending, r.runs
 	r.pending, r.runs = r.spare[:0], r.spareRuns[:0]
 	r.writing = true
 	r.room.Broadcast()
-	return text, runs
-}
-
-// written ends a write of what take gave: its buffers are kept for the
-// next take. r.mu is held.
-func (r *relay) written(text []byte, runs []run) {
+	r.mu.Unlock()
+	r.send(text, runs)
+	r.mu.Lock()
 	r.spare, r.spareRuns = text, runs
 	r.writing = false
 	r.room.Broadcast()
@@ -185,8 +180,7 @@ func (r *relay) flush() {
 	<-r.done
 }
 
-// write is the relay's goroutine. It swaps the pending buffers for the
-// ones written last, so that in a steady stream nothing is allocated.
+// write is the relay's goroutine.
 func (r *relay) write() {
 	defer close(r.done)
 	for range r.wake {
@@ -195,11 +189,7 @@ func (r *relay) write() {
 			r.room.Wait()
 		}
 		closed := r.closed
-		text, runs := r.take()
-		r.mu.Unlock()
-		r.send(text, runs)
-		r.mu.Lock()
-		r.written(text, runs)
+		r.writePending()
 		r.mu.Unlock()
 		if closed {
 			return
