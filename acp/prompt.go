@@ -16,6 +16,8 @@ import (
 
 	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/session"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // maxLinkBytes bounds what is read of a file a resource_link names.
@@ -256,11 +258,7 @@ func readLink(ws, uri string) (string, bool) {
 	}
 	cut := len(b) > maxLinkBytes
 	if cut {
-		b = b[:maxLinkBytes]
-		// Up to the last whole character.
-		for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.Valid(b); i++ {
-			b = b[:len(b)-1]
-		}
+		b = b[:textcut.Len(b, maxLinkBytes)]
 	}
 	if !utf8.Valid(b) || strings.ContainsRune(string(b), 0) {
 		return "", false

@@ -15,11 +15,12 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
 	"github.com/tinychat/tinychat/tools"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // Stop reasons of a turn, as on the wire: those a provider reports, and
@@ -456,7 +457,7 @@ func (t *Turn) steps(ctx context.Context, onEvent func(Event)) (*providers.Resul
 			if size+len(e.Text) > limit {
 				// The reply is as long as it may be: this piece is cut to
 				// fit, between characters, and the stream stopped.
-				e.Text = e.Text[:runeCut(e.Text, limit-size)]
+				e.Text = textcut.Prefix(e.Text, limit-size)
 				full = true
 				stop(errMaxSize)
 				if e.Text == "" {
@@ -502,17 +503,6 @@ func (t *Turn) steps(ctx context.Context, onEvent func(Event)) (*providers.Resul
 			providers.Message{Role: session.RoleAssistant, Content: t.progress.textSince(start), ToolCalls: res.ToolCalls, Opaque: res.Opaque},
 			providers.Message{Role: providers.RoleTool, Results: results})
 	}
-}
-
-// runeCut returns where to cut s to at most n bytes, between characters.
-func runeCut(s string, n int) int {
-	if n >= len(s) {
-		return len(s)
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return n
 }
 
 // unofferedTools is the error for a reply that stopped to have tools run

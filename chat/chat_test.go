@@ -203,25 +203,6 @@ func TestNewSession(t *testing.T) {
 	}
 }
 
-func TestRuneCut(t *testing.T) {
-	for _, tc := range []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"hello", 3, "hel"},
-		{"hello", 9, "hello"},
-		{"héllo", 2, "h"},
-		{"héllo", 3, "hé"},
-		{"日本", 5, "日"},
-		{"日本", 2, ""},
-	} {
-		if got := tc.s[:runeCut(tc.s, tc.n)]; got != tc.want {
-			t.Errorf("runeCut(%q, %d) keeps %q, want %q", tc.s, tc.n, got, tc.want)
-		}
-	}
-}
-
 // TestCheckpointsAddOnlyNewText reads the store while a reply streams with
 // a checkpoint every millisecond: what it holds is always a prefix of what
 // has streamed, so each checkpoint added its new text once, and never

@@ -8,6 +8,8 @@ import (
 	"github.com/tinychat/tinychat/providers"
 	"github.com/tinychat/tinychat/session"
 	"github.com/tinychat/tinychat/tools"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // Toolbox is where a turn's tools come from and are run: a tools.Manager.
@@ -196,8 +198,5 @@ func (t *Turn) callEvent(i int) ToolCall {
 // clipOutput cuts a tool's output to what an editor shows, on a rune
 // boundary.
 func clipOutput(s string) string {
-	if len(s) <= maxOutputEvent {
-		return s
-	}
-	return s[:runeCut(s, maxOutputEvent)] + "…"
+	return textcut.Clip(s, maxOutputEvent)
 }

@@ -8,7 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // Limits on the provider text that ends up in an error.
@@ -96,15 +97,7 @@ func text(raw json.RawMessage) string {
 
 // clip trims s and cuts it, on a rune boundary, to maxMessage bytes.
 func clip(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return textcut.Clip(strings.TrimSpace(s), maxMessage)
 }
 
 // minSecretKey is the length below which a key is taken for a placeholder,

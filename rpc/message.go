@@ -9,6 +9,8 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/tinychat/tinychat/session"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // A request is a JSON-RPC request or notification as the daemon reads it.
@@ -62,23 +64,15 @@ func parseID(raw json.RawMessage) (id, error) {
 		return id(session.AppendJSONString(nil, s, true)), nil
 	case raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9':
 		if bytes.ContainsAny(raw, ".eE") {
-			return "", fmt.Errorf(`"id" %s is not an integer`, clip(raw))
+			return "", fmt.Errorf(`"id" %s is not an integer`, textcut.Clip(string(raw), 40))
 		}
 		n, err := strconv.ParseInt(string(raw), 10, 64)
 		if err != nil {
-			return "", fmt.Errorf(`"id" %s is outside the range of a 64-bit integer`, clip(raw))
+			return "", fmt.Errorf(`"id" %s is outside the range of a 64-bit integer`, textcut.Clip(string(raw), 40))
 		}
 		return id(strconv.FormatInt(n, 10)), nil
 	}
 	return "", fmt.Errorf(`"id" must be a string, an integer or null`)
-}
-
-// clip cuts what the client sent for an error message.
-func clip(raw []byte) string {
-	if len(raw) > 40 {
-		return string(raw[:40]) + "…"
-	}
-	return string(raw)
 }
 
 // A refusal is a message that reached no method: it is answered with this

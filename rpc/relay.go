@@ -2,9 +2,10 @@ package rpc
 
 import (
 	"sync"
-	"unicode/utf8"
 
 	"github.com/tinychat/tinychat/chat"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // Limits of a relay.
@@ -211,15 +212,8 @@ func (r *relay) sync() {
 // cut returns where to end a notification of at most limit bytes of text,
 // on a rune boundary.
 func cut(text []byte, limit int) int {
-	if len(text) <= limit {
-		return len(text)
+	if n := textcut.Len(text, limit); n > 0 || len(text) == 0 {
+		return n
 	}
-	n := limit
-	for n > 0 && !utf8.RuneStart(text[n]) {
-		n--
-	}
-	if n == 0 {
-		return limit
-	}
-	return n
+	return limit
 }

@@ -390,6 +390,17 @@ func TestMalformedInputKeepsServing(t *testing.T) {
 	}
 }
 
+// TestBadHeaderQuotedWhole checks that a bad header line quoted in the
+// error is cut between characters: %q shows a split one as \x bytes.
+func TestBadHeaderQuotedWhole(t *testing.T) {
+	d := startDaemon(t, daemonOpts{})
+	d.write("x" + strings.Repeat("é", 40) + "\r\n\r\n")
+	m := d.waitFor("an error", func(m msg) bool { return m.Error != nil })
+	if want := `bad header line "x` + strings.Repeat("é", 19) + `…"`; !strings.Contains(m.Error.Message, want) {
+		t.Errorf("error %q, want it to quote %s", m.Error.Message, want)
+	}
+}
+
 func TestShutdownAndExit(t *testing.T) {
 	d := startDaemon(t, daemonOpts{})
 	d.call("shutdown", nil, nil)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // DefaultMaxMessageSize is the largest message read by default, and the
@@ -127,13 +129,13 @@ func (s *stream) nextLSP() ([]byte, error) {
 		value, ok := contentLength(line)
 		if !ok {
 			if !long && !isHeader(line) {
-				bad = fmt.Sprintf("bad header line %q", truncate(line, 40))
+				bad = fmt.Sprintf("bad header line %q", textcut.Clip(line, 40))
 			}
 			continue
 		}
 		n, err := strconv.Atoi(value)
 		if err != nil || n < 0 {
-			bad = fmt.Sprintf("bad Content-Length %q", truncate(value, 20))
+			bad = fmt.Sprintf("bad Content-Length %q", textcut.Clip(value, 20))
 			continue
 		}
 		length = n
@@ -209,13 +211,6 @@ func contentLength(line string) (string, bool) {
 func isHeader(line string) bool {
 	name, _, ok := strings.Cut(line, ":")
 	return ok && name != "" && !strings.ContainsAny(name, " \t{}\"")
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // writeJSON writes v, encoded, as one message.

@@ -14,7 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // ExportFormats are the formats Export writes.
@@ -220,11 +221,7 @@ func toolCallBlock(c ToolCall) string {
 	}
 	out := c.Output
 	if len(out) > maxShownOutput {
-		cut := maxShownOutput
-		for cut > 0 && !utf8.RuneStart(out[cut]) {
-			cut--
-		}
-		out = out[:cut] + "\n…"
+		out = textcut.Prefix(out, maxShownOutput) + "\n…"
 	}
 	f := Fence(out)
 	return head + "\n\n<details><summary>Output</summary>\n\n" + f + "\n" + strings.TrimRight(out, "\n") + "\n" + f + "\n\n</details>"

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // Bounds of grep's output.
@@ -64,7 +66,7 @@ func grep(ctx context.Context, w *workspace, a grepArgs) (Result, error) {
 				return false
 			}
 			matches++
-			text := cutUTF8(string(line), maxMatchLine)
+			text := textcut.Prefix(string(line), maxMatchLine)
 			if len(text) < len(line) {
 				text += " [cut]"
 			}

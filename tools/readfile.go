@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 type readFileArgs struct {
@@ -60,7 +62,7 @@ func readFile(_ context.Context, w *workspace, a readFileArgs) (Result, error) {
 			if first != 0 {
 				return true
 			}
-			line, cutLine = []byte(cutUTF8(string(line), budget)), true
+			line, cutLine = line[:textcut.Len(line, budget)], true
 		}
 		if first == 0 {
 			first = n

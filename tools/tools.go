@@ -8,7 +8,8 @@ package tools
 import (
 	"encoding/json"
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/tinychat/tinychat/internal/textcut"
 )
 
 // Tool is a tool a model can be offered.
@@ -54,18 +55,6 @@ func bound(r Result) Result {
 		return r
 	}
 	note := fmt.Sprintf("\n[cut: the output has %d bytes; the first %d are shown]", len(r.Content), MaxOutput)
-	r.Content = cutUTF8(r.Content, MaxOutput-len(note)) + note
+	r.Content = textcut.Prefix(r.Content, MaxOutput-len(note)) + note
 	return r
-}
-
-// cutUTF8 returns the longest prefix of s of at most n bytes that does not
-// end inside a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
