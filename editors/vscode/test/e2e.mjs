@@ -303,10 +303,14 @@ async function ask(text) {
 }
 
 
-/** The folder of the screenshots kept with the sources (test-output/, beside test-output/e2e/). */
-const SHOTS = path.dirname(OUT);
+/**
+ * The folder of the code-block screenshots: test-output/e2e/ with the
+ * others, or, with E2E_UPDATE_SHOTS=1, test-output/, where they are kept in
+ * git (so that a test run does not change the sources).
+ */
+const SHOTS = process.env.E2E_UPDATE_SHOTS === '1' ? path.dirname(OUT) : OUT;
 
-/** shot saves a screenshot of the code-block actions in test-output/, where it is committed. */
+/** shot saves a screenshot of the code-block actions in SHOTS. */
 async function shot(name) {
 	const file = path.join(SHOTS, `${name}.png`);
 	await page.screenshot({ path: file });
