@@ -36,14 +36,15 @@ func answer(t *testing.T, ch chan json.RawMessage) (code int, data map[string]an
 
 // TestRetriesAreToldAndConfigurable checks --retries, the retries of
 // initializationOptions, and that each retry reaches the editor as a
-// window/logMessage warning as well as stderr.
+// chat/retry notification of its request and a window/logMessage warning,
+// as well as stderr.
 func TestRetriesAreToldAndConfigurable(t *testing.T) {
 	srv := providertest.NewServer()
 	defer srv.Close()
 	env := map[string]string{"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": srv.BaseURL()}
 
 	p := startProc(t, env, "--retries", "1")
-	_, ch := p.send("chat/send", map[string]any{"message": "error 503 overloaded", "provider": "openai"})
+	id, ch := p.send("chat/send", map[string]any{"message": "error 503 overloaded", "provider": "openai"})
 	code, data := answer(t, ch)
 	if code != -32001 || data["status"] != float64(503) || data["retryable"] != true || data["userMessage"] != "error 503 overloaded" {
 		t.Errorf("answer %d %v", code, data)
@@ -57,6 +58,30 @@ func TestRetriesAreToldAndConfigurable(t *testing.T) {
 	}
 	if !strings.Contains(out, "level=WARN msg=\"retrying provider request\" provider=openai attempt=1") {
 		t.Errorf("no log line on stderr for the retry:\n%s", out)
+	}
+	var retries []string
+	for line := range strings.Lines(out) {
+		var n struct {
+			Method string
+			Params struct {
+				RequestID        int
+				SessionID, Error string
+				MessageID        string
+				Attempt          int
+				Wait             float64
+			}
+		}
+		if json.Unmarshal([]byte(line), &n) != nil || n.Method != "chat/retry" {
+			continue
+		}
+		retries = append(retries, line)
+		r := n.Params
+		if r.RequestID != id || r.SessionID != data["sessionId"] || r.MessageID != data["messageId"] || r.Attempt != 1 || r.Wait <= 0 || !strings.Contains(r.Error, "503") {
+			t.Errorf("chat/retry %s: want request %d, session %v, message %v, attempt 1, a wait and the 503", strings.TrimSpace(line), id, data["sessionId"], data["messageId"])
+		}
+	}
+	if len(retries) != 1 {
+		t.Errorf("%d chat/retry notifications for one retry:\n%s", len(retries), out)
 	}
 
 	q := startProc(t, env)

@@ -60,6 +60,9 @@ func (r *replyWriter) start(label string) {
 }
 
 func (r *replyWriter) event(e chat.Event) {
+	if e.Kind == chat.RetryEvent {
+		return // retrying says so, for every face of the command line
+	}
 	if r.spin != nil {
 		r.spin.stop()
 	}

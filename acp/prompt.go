@@ -83,6 +83,9 @@ func (a *agent) Prompt(ctx context.Context, p acp.PromptRequest) (acp.PromptResp
 		return acp.PromptResponse{}, toRequestError(err)
 	}
 	res, err := turn.Run(ctx, func(e chat.Event) {
+		if e.Kind == chat.RetryEvent {
+			return // ACP has no update for it: the client sees the wait
+		}
 		if err := a.update(ctx, s.id, eventUpdate(e)); err != nil {
 			a.log.Debug("the client is gone", "session", s.id, "error", err)
 		}

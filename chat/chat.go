@@ -59,13 +59,24 @@ const (
 	// ToolCallEvent is a tool call that the model made, or that changed
 	// status: Call says which.
 	ToolCallEvent
+	// RetryEvent is a provider request that failed before any of its
+	// reply came and is about to be made again: Retry says which attempt.
+	RetryEvent
 )
 
-// Event is one piece of a turn's reply, as it streams.
+// Event is one piece of a turn's reply, as it streams, or news of it.
 type Event struct {
-	Kind EventKind
-	Text string
-	Call *ToolCall // of a ToolCallEvent
+	Kind  EventKind
+	Text  string
+	Call  *ToolCall // of a ToolCallEvent
+	Retry *Retry    // of a RetryEvent
+}
+
+// Retry is a provider request that failed and will be made again.
+type Retry struct {
+	Attempt int           // the attempt that failed, from 1
+	Wait    time.Duration // before the next attempt
+	Err     error         // why the attempt failed
 }
 
 // Request describes one user turn.
@@ -436,6 +447,9 @@ func (t *Turn) steps(ctx context.Context, onEvent func(Event)) (*providers.Resul
 	maxSteps := cmp.Or(t.engine.MaxToolSteps, DefaultMaxToolSteps)
 	limit := cmp.Or(t.engine.MaxReplyBytes, DefaultMaxReplyBytes)
 	size := 0 // of the reply so far, over all its steps
+	t.req.OnRetry = func(attempt int, wait time.Duration, err error) {
+		onEvent(Event{Kind: RetryEvent, Retry: &Retry{Attempt: attempt, Wait: wait, Err: err}})
+	}
 	for step := 0; ; step++ {
 		start := t.progress.textLen()
 		sctx, stop := context.WithCancelCause(ctx)

@@ -122,6 +122,10 @@ type Request struct {
 	// to another, and what arrived together goes out together; when more
 	// is there, handing it off lets it go out while the stream reads on.
 	Flush func(waiting bool)
+	// OnRetry, if set, is called before each retry of this request, after
+	// Options.OnRetry: attempt is the attempt that failed (from 1), wait
+	// how long the next waits to start, err why the attempt failed.
+	OnRetry func(attempt int, wait time.Duration, err error)
 }
 
 // Usage counts the tokens of one reply.

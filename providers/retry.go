@@ -62,8 +62,9 @@ type retryPolicy struct {
 
 // run calls try until it succeeds or fails for good. try reports whether
 // reply text already reached the caller: from then on a retry would repeat
-// that text, so the failure is final whatever it is.
-func (rp *retryPolicy) run(ctx context.Context, provider string, try func() (started bool, err error)) error {
+// that text, so the failure is final whatever it is. Before each retry
+// the policy's onRetry and the request's, if not nil, are told.
+func (rp *retryPolicy) run(ctx context.Context, provider string, onRetry func(int, time.Duration, error), try func() (started bool, err error)) error {
 	retries := rp.retries(ctx)
 	for attempt := 1; ; attempt++ {
 		started, err := try()
@@ -76,6 +77,9 @@ func (rp *retryPolicy) run(ctx context.Context, provider string, try func() (sta
 		}
 		if rp.onRetry != nil {
 			rp.onRetry(provider, attempt, wait, err)
+		}
+		if onRetry != nil {
+			onRetry(attempt, wait, err)
 		}
 		if err := rp.sleep(ctx, wait); err != nil {
 			return fmt.Errorf("%s: %w", provider, err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -148,7 +149,17 @@ func TestRetry(t *testing.T) {
 				}
 			}})
 
-			text, _, _, err := collect(t.Context(), provider(t, r, tt.provider), hello)
+			// The request's own OnRetry hears of the same retries, with
+			// the waits the policy takes.
+			var told []time.Duration
+			req := *hello
+			req.OnRetry = func(attempt int, wait time.Duration, err error) {
+				told = append(told, wait)
+				if attempt != len(told) || err == nil {
+					t.Errorf("Request.OnRetry(%d, %v, %v), want attempt %d and the error", attempt, wait, err, len(told))
+				}
+			}
+			text, _, _, err := collect(t.Context(), provider(t, r, tt.provider), &req)
 
 			if text != tt.wantText {
 				t.Errorf("text = %q, want %q", text, tt.wantText)
@@ -171,6 +182,9 @@ func TestRetry(t *testing.T) {
 			waits := w.all()
 			if len(waits) != tt.wantWaits || len(retries) != tt.wantWaits {
 				t.Fatalf("%d waits and %d OnRetry calls, want %d", len(waits), len(retries), tt.wantWaits)
+			}
+			if !slices.Equal(told, waits) {
+				t.Errorf("Request.OnRetry was told waits %v, the policy took %v", told, waits)
 			}
 			if tt.wantWait[1] != 0 && (waits[0] < tt.wantWait[0] || waits[0] > tt.wantWait[1]) {
 				t.Errorf("wait = %v, want %v to %v", waits[0], tt.wantWait[0], tt.wantWait[1])

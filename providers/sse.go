@@ -177,7 +177,7 @@ func (p *httpProvider) Stream(ctx context.Context, req *Request, onEvent func(Ev
 	}
 	path := strings.ReplaceAll(p.chatPath, "{model}", url.PathEscape(model))
 	var res *Result
-	err = p.c.retry.run(ctx, p.name, func() (started bool, err error) {
+	err = p.c.retry.run(ctx, p.name, req.OnRetry, func() (started bool, err error) {
 		res, started, err = p.stream(ctx, path, body, req.Flush, onEvent)
 		return started, err
 	})
@@ -282,7 +282,7 @@ func (p *httpProvider) Models(ctx context.Context) ([]string, error) {
 		return slices.Clone(p.fixedModels), nil
 	}
 	var ids []string
-	err := p.c.retry.run(ctx, p.name, func() (started bool, err error) {
+	err := p.c.retry.run(ctx, p.name, nil, func() (started bool, err error) {
 		ids, err = p.models(ctx)
 		return false, err
 	})

@@ -3,6 +3,7 @@ package rpc
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/tinychat/tinychat/chat"
 	"github.com/tinychat/tinychat/session"
@@ -42,22 +43,43 @@ func (e *deltaEncoder) encode(text []byte) []byte {
 	return b
 }
 
-// callEncoder builds the chat/toolCall notifications of one chat/send.
-// They are few: encoding/json does.
-type callEncoder struct {
+// noticeEncoder builds the chat/toolCall and chat/retry notifications of
+// one chat/send, each written whole. They are few: encoding/json does.
+type noticeEncoder struct {
 	requestID            id
 	sessionID, messageID string
 }
 
-func (e callEncoder) encode(c *chat.ToolCall) []byte {
+// encode returns the notification of e, a chat.ToolCallEvent or a
+// chat.RetryEvent.
+func (n noticeEncoder) encode(e chat.Event) []byte {
+	var (
+		method string
+		params any
+	)
+	switch e.Kind {
+	case chat.ToolCallEvent:
+		c := e.Call
+		method, params = methodToolCall, toolCallParams{
+			RequestID: n.requestID, SessionID: n.sessionID, MessageID: n.messageID,
+			toolCallInfo: toolCallInfo{ToolCallID: c.ID, Name: c.Name, Server: c.Server, Arguments: c.Arguments},
+			Status:       c.Status, Output: c.Output,
+		}
+	case chat.RetryEvent:
+		r := e.Retry
+		method, params = methodRetry, retryParams{
+			RequestID: n.requestID, SessionID: n.sessionID, MessageID: n.messageID,
+			Attempt: r.Attempt, Wait: r.Wait.Round(time.Millisecond).Seconds(), Error: r.Err.Error(),
+		}
+	}
 	b, _ := json.Marshal(struct {
-		JSONRPC string         `json:"jsonrpc"`
-		Method  string         `json:"method"`
-		Params  toolCallParams `json:"params"`
-	}{"2.0", methodToolCall, toolCallParams{
-		RequestID: e.requestID, SessionID: e.sessionID, MessageID: e.messageID,
-		toolCallInfo: toolCallInfo{ToolCallID: c.ID, Name: c.Name, Server: c.Server, Arguments: c.Arguments},
-		Status:       c.Status, Output: c.Output,
-	}})
+		JSONRPC string `json:"jsonrpc"`
+		Method  string `json:"method"`
+		Params  any    `json:"params"`
+	}{"2.0", method, params})
 	return b
 }
+
+// notice reports whether events of kind k are notifications of their
+// own, which noticeEncoder builds.
+func notice(k chat.EventKind) bool { return k == chat.ToolCallEvent || k == chat.RetryEvent }

@@ -22,14 +22,25 @@ import (
 // keep it.
 const ProtocolVersion = 1
 
-// Notifications the daemon sends while a chat/send streams. Both carry
-// {requestId, sessionId, messageId, seq, text}, each kind its own seq;
-// they are encoded by hand (delta.go).
+// Notifications the daemon sends while a chat/send streams. The first two
+// carry {requestId, sessionId, messageId, seq, text}, each kind its own
+// seq, and are encoded by hand (delta.go).
 const (
 	methodDelta     = "chat/delta"     // answer text only
 	methodReasoning = "chat/reasoning" // the model's reasoning, apart
 	methodToolCall  = "chat/toolCall"  // a tool call, at each change of its status
+	methodRetry     = "chat/retry"     // a provider request made again, before any of the reply came
 )
+
+// retryParams are chat/retry's params.
+type retryParams struct {
+	RequestID id      `json:"requestId"`
+	SessionID string  `json:"sessionId"`
+	MessageID string  `json:"messageId"`
+	Attempt   int     `json:"attempt"` // the attempt that failed, from 1
+	Wait      float64 `json:"wait"`    // seconds before the next
+	Error     string  `json:"error"`   // why the attempt failed
+}
 
 // methodPermission is the request the daemon sends a client that declared
 // initializationOptions.permissions, before a tool runs.

@@ -36,9 +36,9 @@ const (
 // a tool call's notification between two steps, and what piles up while a
 // write blocks.
 type relay struct {
-	out  *stream
-	encs [2]*deltaEncoder // by chat.EventKind: chat/delta, chat/reasoning
-	call callEncoder      // chat/toolCall
+	out     *stream
+	encs    [2]*deltaEncoder // by chat.EventKind: chat/delta, chat/reasoning
+	notices noticeEncoder    // chat/toolCall and chat/retry
 
 	mu      sync.Mutex
 	room    sync.Cond // signalled when pending is taken, and when it is written
@@ -62,7 +62,8 @@ type relay struct {
 
 // run is where text of one kind ends in a relay's pending text, the end
 // of the run before it being where it starts. A run of kind
-// chat.ToolCallEvent is one whole notification, written as it is.
+// chat.ToolCallEvent or chat.RetryEvent is one whole notification, written
+// as it is.
 type run struct {
 	kind chat.EventKind
 	end  int
@@ -72,7 +73,7 @@ func newRelay(out *stream, requestID id, sessionID, messageID string) *relay {
 	r := &relay{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	r.encs[chat.Text] = newDeltaEncoder(methodDelta, requestID, sessionID, messageID)
 	r.encs[chat.Reasoning] = newDeltaEncoder(methodReasoning, requestID, sessionID, messageID)
-	r.call = callEncoder{requestID, sessionID, messageID}
+	r.notices = noticeEncoder{requestID, sessionID, messageID}
 	r.room.L = &r.mu
 	go r.write()
 	return r
@@ -82,8 +83,8 @@ func newRelay(out *stream, requestID id, sessionID, messageID string) *relay {
 // tool call. It is called from the turn, one event at a time.
 func (r *relay) add(e chat.Event) {
 	text := e.Text
-	if e.Kind == chat.ToolCallEvent {
-		text = string(r.call.encode(e.Call))
+	if notice(e.Kind) {
+		text = string(r.notices.encode(e))
 	}
 	r.mu.Lock()
 	for len(r.pending) >= maxPending && !r.closed {
@@ -91,7 +92,7 @@ func (r *relay) add(e chat.Event) {
 		r.room.Wait()
 	}
 	r.pending = append(r.pending, text...)
-	if n := len(r.runs); n > 0 && r.runs[n-1].kind == e.Kind && e.Kind != chat.ToolCallEvent {
+	if n := len(r.runs); n > 0 && r.runs[n-1].kind == e.Kind && !notice(e.Kind) {
 		r.runs[n-1].end = len(r.pending)
 	} else {
 		r.runs = append(r.runs, run{e.Kind, len(r.pending)})
@@ -157,7 +158,7 @@ func (r *relay) writePending() {
 func (r *relay) send(text []byte, runs []run) {
 	start := 0
 	for _, k := range runs {
-		if k.kind == chat.ToolCallEvent {
+		if notice(k.kind) {
 			r.broken = r.broken || r.out.writeFrame(text[start:k.end]) != nil
 			start = k.end
 			continue
