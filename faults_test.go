@@ -66,6 +66,7 @@ func TestRetriesAreToldAndConfigurable(t *testing.T) {
 			Params struct {
 				RequestID        int
 				SessionID, Error string
+				Provider         string
 				MessageID        string
 				Attempt          int
 				Wait             float64
@@ -76,8 +77,8 @@ func TestRetriesAreToldAndConfigurable(t *testing.T) {
 		}
 		retries = append(retries, line)
 		r := n.Params
-		if r.RequestID != id || r.SessionID != data["sessionId"] || r.MessageID != data["messageId"] || r.Attempt != 1 || r.Wait <= 0 || !strings.Contains(r.Error, "503") {
-			t.Errorf("chat/retry %s: want request %d, session %v, message %v, attempt 1, a wait and the 503", strings.TrimSpace(line), id, data["sessionId"], data["messageId"])
+		if r.RequestID != id || r.SessionID != data["sessionId"] || r.MessageID != data["messageId"] || r.Provider != "openai" || r.Attempt != 1 || r.Wait <= 0 || !strings.Contains(r.Error, "503") {
+			t.Errorf("chat/retry %s: want request %d, session %v, message %v, openai, attempt 1, a wait and the 503", strings.TrimSpace(line), id, data["sessionId"], data["messageId"])
 		}
 	}
 	if len(retries) != 1 {

@@ -74,9 +74,10 @@ type Event struct {
 
 // Retry is a provider request that failed and will be made again.
 type Retry struct {
-	Attempt int           // the attempt that failed, from 1
-	Wait    time.Duration // before the next attempt
-	Err     error         // why the attempt failed
+	Provider string
+	Attempt  int           // the attempt that failed, from 1
+	Wait     time.Duration // before the next attempt
+	Err      error         // why the attempt failed
 }
 
 // Request describes one user turn.
@@ -448,7 +449,7 @@ func (t *Turn) steps(ctx context.Context, onEvent func(Event)) (*providers.Resul
 	limit := cmp.Or(t.engine.MaxReplyBytes, DefaultMaxReplyBytes)
 	size := 0 // of the reply so far, over all its steps
 	t.req.OnRetry = func(attempt int, wait time.Duration, err error) {
-		onEvent(Event{Kind: RetryEvent, Retry: &Retry{Attempt: attempt, Wait: wait, Err: err}})
+		onEvent(Event{Kind: RetryEvent, Retry: &Retry{Provider: t.Provider, Attempt: attempt, Wait: wait, Err: err}})
 	}
 	for step := 0; ; step++ {
 		start := t.progress.textLen()

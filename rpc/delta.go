@@ -68,7 +68,7 @@ func (n noticeEncoder) encode(e chat.Event) []byte {
 	case chat.RetryEvent:
 		r := e.Retry
 		method, params = methodRetry, retryParams{
-			RequestID: n.requestID, SessionID: n.sessionID, MessageID: n.messageID,
+			RequestID: n.requestID, SessionID: n.sessionID, MessageID: n.messageID, Provider: r.Provider,
 			Attempt: r.Attempt, Wait: r.Wait.Round(time.Millisecond).Seconds(), Error: r.Err.Error(),
 		}
 	}

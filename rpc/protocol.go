@@ -37,6 +37,7 @@ type retryParams struct {
 	RequestID id      `json:"requestId"`
 	SessionID string  `json:"sessionId"`
 	MessageID string  `json:"messageId"`
+	Provider  string  `json:"provider"`
 	Attempt   int     `json:"attempt"` // the attempt that failed, from 1
 	Wait      float64 `json:"wait"`    // seconds before the next
 	Error     string  `json:"error"`   // why the attempt failed

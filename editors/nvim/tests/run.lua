@@ -1397,6 +1397,7 @@ test("retries are shown while the reply waits for the provider", function()
     return shown():find("retry", 1, true) ~= nil
   end, "a retry shown in the chat")
   truthy(shown():find("503", 1, true), "the reason: " .. shown())
+  truthy(shown():find("attempt 1, after [%d.]+m?s%)"), "the attempt and its wait, from chat/retry: " .. shown())
   truthy(status():find("retry", 1, true), "the statusline: " .. status())
   vim.cmd("TinyChatCancel")
   H.wait_idle()

@@ -18,6 +18,7 @@ import type {
 	PermissionOutcome,
 	PermissionRequest,
 	ProviderInfo,
+	RetryNotice,
 	SendParams,
 	SearchHit,
 	SendResult,
@@ -45,7 +46,7 @@ export interface ClientOptions {
 	initializationOptions?: InitializationOptions;
 	/** Receives the daemon's stderr (its log) as it arrives. */
 	onLog?: (text: string) => void;
-	/** Receives the daemon's window/logMessage notifications: its warnings (a provider request retried) and errors. */
+	/** Receives the daemon's window/logMessage notifications: its warnings and errors. */
 	onLogMessage?: (msg: LogMessage) => void;
 	/** Told when the daemon exits without being asked to; the next call starts a new one. */
 	onCrash?: (crash: Crash) => void;
@@ -78,6 +79,8 @@ export interface SendOptions {
 	onReasoning?: (reasoning: Delta) => void;
 	/** Called for each chat/toolCall of this reply (a tool call made, or its new status), in order with onDelta. */
 	onToolCall?: (call: ToolCallUpdate) => void;
+	/** Called for each chat/retry of this reply: its provider request failed before any of it came, and is made again. */
+	onRetry?: (retry: RetryNotice) => void;
 	/**
 	 * Answers the daemon's chat/requestPermission for this reply's tool
 	 * calls (the client must declare `initializationOptions.permissions`).
@@ -93,7 +96,7 @@ export interface SendOptions {
 }
 
 /** Where a streaming chat/send's notifications and permission requests go. */
-interface Route extends Pick<SendOptions, 'onDelta' | 'onReasoning' | 'onToolCall' | 'onPermission'> {
+interface Route extends Pick<SendOptions, 'onDelta' | 'onReasoning' | 'onToolCall' | 'onRetry' | 'onPermission'> {
 	/** Cancelled when the send has settled: its open permission questions are moot. */
 	done: rpc.CancellationTokenSource;
 }
@@ -158,6 +161,7 @@ class Daemon {
 		this.conn.onNotification('chat/delta', (d: Delta) => this.routes.get(d.requestId)?.onDelta?.(d));
 		this.conn.onNotification('chat/reasoning', (d: Delta) => this.routes.get(d.requestId)?.onReasoning?.(d));
 		this.conn.onNotification('chat/toolCall', (c: ToolCallUpdate) => this.routes.get(c.requestId)?.onToolCall?.(c));
+		this.conn.onNotification('chat/retry', (r: RetryNotice) => this.routes.get(r.requestId)?.onRetry?.(r));
 		// The daemon's one request: may this tool call run?
 		this.conn.onRequest('chat/requestPermission', (p: PermissionRequest, token) => this.permission(p, token));
 		// The daemon also writes these lines to stderr, which onLog gets.
@@ -396,8 +400,8 @@ export class Client {
 		const done = new rpc.CancellationTokenSource();
 		d.claim = (reqId) => {
 			id = reqId;
-			const { onDelta, onReasoning, onToolCall, onPermission } = opts;
-			d.routes.set(reqId, { onDelta, onReasoning, onToolCall, onPermission, done });
+			const { onDelta, onReasoning, onToolCall, onRetry, onPermission } = opts;
+			d.routes.set(reqId, { onDelta, onReasoning, onToolCall, onRetry, onPermission, done });
 		};
 		try {
 			return await d.call<SendResult>('chat/send', params, opts.token);

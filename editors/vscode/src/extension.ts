@@ -34,8 +34,6 @@ export function activate(context: vscode.ExtensionContext): void {
 			// The chat answers chat/requestPermission: an approval card, or tinychat.tools.autoApprove.
 			initializationOptions: { permissions: true },
 			onLog: (text) => output.append(text),
-			// A provider request retried shows in the status bar and under the reply.
-			onLogMessage: (m) => chat.logMessage(m.message),
 			onCrash: reportCrash,
 		});
 	client = newClient();

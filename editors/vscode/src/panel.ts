@@ -382,17 +382,6 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 		}
 	}
 
-	/**
-	 * logMessage takes the daemon's warnings: a provider request it
-	 * retries is shown as the streaming reply's progress.
-	 */
-	logMessage(message: string): void {
-		const retry = retryProgress(message);
-		if (retry && this.stream) {
-			this.progress(retry);
-		}
-	}
-
 	private async exchange(text: string, context: ContextItem[] | undefined, cts: CancellationTokenSource): Promise<void> {
 		const gen = this.generation;
 		const user = this.newItem({ role: 'user', text, context: context?.map(contextLabel) });
@@ -438,6 +427,11 @@ export class ChatPanel implements vscode.WebviewViewProvider, vscode.WebviewPane
 						this.adoptSession(c.sessionId, text);
 						this.toolCall(reply, c);
 						this.progress(c.status === 'running' ? `running ${c.name}` : c.status === 'pending' ? `calling ${c.name}` : 'replying');
+					},
+					onRetry: (r) => {
+						if (live()) {
+							this.progress(retryProgress(r));
+						}
 					},
 					onPermission: (req, token) => this.askPermission(reply, req, token),
 				},

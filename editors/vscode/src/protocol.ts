@@ -158,6 +158,20 @@ export interface ToolCallUpdate extends ToolCallInfo {
 	output?: string;
 }
 
+/** The params of a `chat/retry` notification: a provider request of the reply failed before any of it came, and is made again. */
+export interface RetryNotice {
+	requestId: number | string;
+	sessionId: string;
+	messageId: string;
+	provider: string;
+	/** The attempt that failed, from 1. */
+	attempt: number;
+	/** Seconds before the next attempt. */
+	wait: number;
+	/** Why the attempt failed. */
+	error: string;
+}
+
 /** The answers to a permission request; "cancelled" cancels the turn. */
 export type PermissionOption = 'allow_once' | 'allow_always' | 'reject_once' | 'reject_always';
 export type PermissionOutcome = PermissionOption | 'cancelled';

@@ -2,7 +2,7 @@
 // a retry says. No vscode import, so node tests check it.
 
 import type { StopNote } from './messages';
-import type { StoredStopReason, TurnData } from './protocol';
+import type { RetryNotice, StoredStopReason, TurnData } from './protocol';
 
 /** The note under a reply whose answer the daemon cut to fit its message size limit (truncated). */
 export const truncatedNote = 'This reply is larger than the daemon can send back in one answer: it is shown as it streamed, and the session stores all of it.';
@@ -36,32 +36,12 @@ export function stoppedBy(stopReason: StoredStopReason | undefined): StopNote | 
 }
 
 /**
- * retryProgress is what the status bar says for a daemon warning that it
- * retries a provider request ("retrying provider request provider=openai
- * attempt=1 wait=440ms error=..."): "retrying openai (retry 1, in
- * 440ms): the error"; undefined for any other message.
+ * retryProgress is what the status bar and the reply say of a chat/retry:
+ * "retrying openai (retry 1, in 440ms): the error".
  */
-export function retryProgress(message: string): string | undefined {
-	const m = /retrying provider request\b(.*)$/s.exec(message);
-	if (!m) {
-		return undefined;
-	}
-	// The error comes last, and runs to the end (quoted by some loggers).
-	const [head, ...rest] = m[1].split(' error=');
-	let error = rest.join(' error=').trim();
-	if (/^".*"$/s.test(error)) {
-		try {
-			error = JSON.parse(error) as string;
-		} catch {
-			error = error.slice(1, -1);
-		}
-	}
-	const fields = new Map([...head.matchAll(/(\w+)=(\S+)/g)].map((f) => [f[1], f[2]]));
-	const provider = fields.get('provider') ?? 'the provider';
-	const attempt = fields.get('attempt');
-	const wait = fields.get('wait');
-	const when = [attempt ? `retry ${attempt}` : '', wait ? `in ${wait}` : ''].filter(Boolean).join(', ');
-	return `retrying ${provider}${when ? ` (${when})` : ''}${error ? `: ${error}` : ''}`;
+export function retryProgress(r: Pick<RetryNotice, 'provider' | 'attempt' | 'wait' | 'error'>): string {
+	const wait = r.wait < 1 ? `${Math.round(r.wait * 1000)}ms` : `${Math.round(r.wait * 10) / 10}s`;
+	return `retrying ${r.provider || 'the provider'} (retry ${r.attempt}, in ${wait})${r.error ? `: ${r.error}` : ''}`;
 }
 
 /** How a -32006 answer to chat/send (the store could not take the turn) is shown. */

@@ -17,6 +17,7 @@ import {
 	type PermissionOutcome,
 	type PermissionRequest,
 	type ProviderErrorData,
+	type RetryNotice,
 	type SendOptions,
 	type ToolCallUpdate,
 } from '../src/client';
@@ -380,13 +381,17 @@ describe('client: sessions, search, retries and the size limit', () => {
 		assert.ok(blank instanceof ResponseError && blank.code === -32602);
 	});
 
-	it('hands the daemon\'s retry warnings (window/logMessage) to onLogMessage', async () => {
-		const err = await rejection(f.client.send({ message: 'error 503 busy', provider: 'openai' }));
+	it("hands a reply's retries (chat/retry) to its onRetry, and the daemon's warnings to onLogMessage", async () => {
+		const retries: RetryNotice[] = [];
+		const err = await rejection(f.client.send({ message: 'error 503 busy', provider: 'openai' }, { onRetry: (r) => retries.push(r) }));
 		assert.ok(err instanceof ResponseError && err.code === -32001);
-		const retry = logMessages.find((m) => /retrying provider request/.test(m.message));
-		assert.ok(retry, `a retry warning arrived: ${JSON.stringify(logMessages)}`);
-		assert.equal(retry.type, 2, 'as a warning');
-		assert.match(retryProgress(retry.message) ?? '', /^retrying openai \(retry 1, in [\d.]+m?s\): .*503/, `the status bar can say it: ${retry.message}`);
+		assert.equal(retries.length, 1, `one retry (retries: 1): ${JSON.stringify(retries)}`);
+		const [r] = retries;
+		assert.equal(r.sessionId, (err.data as CancelledData).sessionId, 'of this reply');
+		assert.equal(r.attempt, 1);
+		assert.match(retryProgress(r), /^retrying openai \(retry 1, in [\d.]+m?s\): .*503/, `the status bar can say it: ${JSON.stringify(r)}`);
+		const warning = logMessages.find((m) => /retrying provider request/.test(m.message));
+		assert.equal(warning?.type, 2, `the warning too: ${JSON.stringify(logMessages)}`);
 	});
 
 	it('ends a reply at max_reply_bytes with stopReason "max_size"', async () => {

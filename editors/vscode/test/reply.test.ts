@@ -27,18 +27,13 @@ describe('stoppedBy', () => {
 });
 
 describe('retryProgress', () => {
-	it("says which provider is retried, which retry, when, and why, from the daemon's warning", () => {
+	it('says which provider is retried, which retry, when, and why, from chat/retry', () => {
 		assert.equal(
-			retryProgress('retrying provider request provider=openai attempt=1 wait=440ms error="openai: 503 test_error: busy"'),
+			retryProgress({ provider: 'openai', attempt: 1, wait: 0.44, error: 'openai: 503 test_error: busy' }),
 			'retrying openai (retry 1, in 440ms): openai: 503 test_error: busy',
 		);
-		assert.equal(retryProgress('retrying provider request provider=anthropic attempt=2 wait=1.2s error=timeout'), 'retrying anthropic (retry 2, in 1.2s): timeout');
-		assert.equal(
-			retryProgress('retrying provider request provider=openai attempt=3 wait=2s error=openai: connection: dial tcp: refused'),
-			'retrying openai (retry 3, in 2s): openai: connection: dial tcp: refused',
-			'the error as the daemon writes it: unquoted, to the end',
-		);
-		assert.equal(retryProgress('key command failed provider=openai'), undefined);
+		assert.equal(retryProgress({ provider: 'anthropic', attempt: 2, wait: 1.234, error: 'timeout' }), 'retrying anthropic (retry 2, in 1.2s): timeout');
+		assert.equal(retryProgress({ provider: '', attempt: 3, wait: 2, error: '' }), 'retrying the provider (retry 3, in 2s)');
 	});
 });
 

@@ -1145,18 +1145,18 @@ rpc.on("chat/toolCall", function(p)
   render_answer(turn)
 end)
 
--- A retry of the provider request (the daemon logs each one): shown on
--- the reply's heading while nothing of it has come, and in the statusline.
-rpc.on("window/logMessage", function(p)
+-- A retry of the reply's provider request (chat/retry): shown on the
+-- reply's heading while nothing of it has come, and in the statusline.
+rpc.on("chat/retry", function(p)
   local turn = S.turn
-  local msg = type(p) == "table" and p.message
-  if not turn or turn.started or type(msg) ~= "string" or not msg:find("^retrying provider request") then
+  if not turn or p.requestId ~= turn.id or turn.started then
     return
   end
+  local wait = tonumber(p.wait)
   turn.retry = {
-    attempt = tonumber(msg:match(" attempt=(%d+)")) or ((turn.retry and turn.retry.attempt or 0) + 1),
-    wait = msg:match(" wait=(%S+)"),
-    error = msg:match(" error=(.*)$"),
+    attempt = tonumber(p.attempt) or ((turn.retry and turn.retry.attempt or 0) + 1),
+    wait = wait and (wait < 1 and string.format("%dms", math.floor(wait * 1000 + 0.5)) or string.format("%.1fs", wait)),
+    error = type(p.error) == "string" and p.error ~= "" and p.error or nil,
   }
   if turn.buf == S.buf and valid_buf() then
     local text = string.format("retrying (attempt %d", turn.retry.attempt)
