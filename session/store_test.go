@@ -634,7 +634,11 @@ func TestResolve(t *testing.T) {
 	if _, err := s.db.Exec(`UPDATE sessions SET id = 'ab' || substr(id, 3) WHERE id IN (?, ?)`, ids[0], ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	ids[0], ids[1] = "ab"+ids[0][2:], "ab"+ids[1][2:]
+	// The third is random: it must not start with "ab" too (1 in 256).
+	if _, err := s.db.Exec(`UPDATE sessions SET id = 'cd' || substr(id, 3) WHERE id = ?`, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	ids[0], ids[1], ids[2] = "ab"+ids[0][2:], "ab"+ids[1][2:], "cd"+ids[2][2:]
 	for _, tt := range []struct {
 		id, want string
 		err      error
