@@ -122,9 +122,6 @@ func TestAppendedSaves(t *testing.T) {
 	if err := s.Delete(ctx, sess.ID); err != nil {
 		t.Fatal(err)
 	}
-	if parts := partRows(t, path, "r2"); len(parts) != 0 {
-		t.Errorf("parts outlived their session: %q", parts)
-	}
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)

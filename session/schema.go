@@ -145,7 +145,7 @@ DROP TRIGGER messages_search_update;
 	// that a checkpoint writes only what came since the last one: saving
 	// the whole reply each second, and indexing it again, cost in
 	// proportion to its length, each time. Readers join the parts to the
-	// message's own text (messageExpr); the reply's last save writes the
+	// message's own text (joined, in store.go); the reply's last save writes the
 	// whole text to the message, indexes it and deletes its parts; a
 	// store opened with parts left (a daemon killed mid-reply) folds them
 	// in (foldParts). Parts are not in the full-text index. A message's

@@ -899,10 +899,7 @@ func (s *Store) SaveAll(ctx context.Context, saves []Save) error {
 		now := time.Now()
 		var err error
 		for _, sv := range b.saves {
-			if err = put(ctx, st, sv.SessionID, now, sv.Messages, sv.Appended); err == nil && !sv.Appended {
-				err = setCurrent(ctx, st, sv.SessionID)
-			}
-			if err != nil {
+			if err = saveOne(ctx, st, now, sv); err != nil {
 				break
 			}
 		}
@@ -922,6 +919,16 @@ func (s *Store) SaveAll(ctx context.Context, saves []Save) error {
 	return b.err
 }
 
+// saveOne writes sv and makes its session current, unless it is Appended
+// (see Save).
+func saveOne(ctx context.Context, st *txStmts, now time.Time, sv *Save) error {
+	err := put(ctx, st, sv.SessionID, now, sv.Messages, sv.Appended)
+	if err == nil && !sv.Appended {
+		err = setCurrent(ctx, st, sv.SessionID)
+	}
+	return err
+}
+
 // saveOneByOne writes saves in one transaction, each in a savepoint: a save
 // that fails is undone alone and gets its error in Err.
 func saveOneByOne(ctx context.Context, st *txStmts, saves []*Save) error {
@@ -930,11 +937,7 @@ func saveOneByOne(ctx context.Context, st *txStmts, saves []*Save) error {
 		if _, err := st.ExecContext(ctx, "SAVEPOINT save"); err != nil {
 			return err
 		}
-		sv.Err = put(ctx, st, sv.SessionID, now, sv.Messages, sv.Appended)
-		if sv.Err == nil && !sv.Appended {
-			sv.Err = setCurrent(ctx, st, sv.SessionID)
-		}
-		sv.Err = writeError(sv.Err)
+		sv.Err = writeError(saveOne(ctx, st, now, sv))
 		var err error
 		if sv.Err == nil {
 			_, err = st.ExecContext(ctx, "RELEASE save")
@@ -1020,14 +1023,12 @@ func foldParts(ctx context.Context, tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `UPDATE messages SET content = `+joined["content"]+`, reasoning = `+joined["reasoning"]+`, parts = 0 WHERE pk = ? RETURNING content`, pk).Scan(&content); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM message_parts WHERE message_pk = ?`, pk); err != nil {
-			return err
-		}
 		if err := index(ctx, tx, pk, content); err != nil {
 			return err
 		}
 	}
-	return nil
+	_, err = tx.ExecContext(ctx, `DELETE FROM message_parts`)
+	return err
 }
 
 // checkMessages is what Put requires of the messages it is given.

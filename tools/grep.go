@@ -66,7 +66,7 @@ func grep(ctx context.Context, w *workspace, a grepArgs) (Result, error) {
 				return false
 			}
 			matches++
-			text := textcut.Prefix(string(line), maxMatchLine)
+			text := string(line[:textcut.Len(line, maxMatchLine)])
 			if len(text) < len(line) {
 				text += " [cut]"
 			}
